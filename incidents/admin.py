@@ -1,0 +1,86 @@
+from django.contrib import admin
+
+from .models import ChatChannel, Delivery, Incident, IncidentUpdate, Service, Subscriber
+
+
+class SubscriberInline(admin.TabularInline):
+    model = Subscriber
+    extra = 1
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "slo_target", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [SubscriberInline]
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "name", "service"]
+    list_filter = ["service"]
+    search_fields = ["email", "name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Incidents change only through Beacon's forms and API, so every change leaves a trace."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class UpdateInline(admin.TabularInline):
+    model = IncidentUpdate
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "status", "severity", "author", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "title", "severity", "status", "started_at", "resolved_at"]
+    list_filter = ["status", "severity", "services"]
+    search_fields = ["ticket", "title"]
+    inlines = [UpdateInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """Failed deliveries are listed here for staff (filter by status)."""
+
+    list_display = ["email", "ticket", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status"]
+    search_fields = ["email", "update__incident__ticket"]
+    list_select_related = ["update__incident"]
+    actions = ["retry"]
+
+    @admin.display(description="Ticket")
+    def ticket(self, obj):
+        return obj.update.incident.ticket
+
+    @admin.action(description="Retry the selected failed deliveries")
+    def retry(self, request, queryset):
+        from .tasks import deliver_update
+
+        update_ids = set(queryset.filter(status="failed").values_list("update_id", flat=True))
+        queryset.filter(status="failed").update(status="pending", claimed_until=None)
+        for update_id in update_ids:
+            deliver_update.delay(update_id)
+        self.message_user(request, f"Re-queued deliveries of {len(update_ids)} update(s).")
+
+
+@admin.register(ChatChannel)
+class ChatChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "incident_events", "metrics_digest", "batch_alerts", "is_active"]

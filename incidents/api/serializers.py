@@ -1,0 +1,121 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from ..choices import Severity, Status
+from ..models import Incident, IncidentUpdate, Service
+
+User = get_user_model()
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "status", "slo_target"]
+
+
+class UpdateReadSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = IncidentUpdate
+        fields = ["created_at", "effective_at", "kind", "author", "status", "severity", "message", "changes", "version"]
+
+
+class IncidentReadSerializer(serializers.ModelSerializer):
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    engineer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "ticket",
+            "title",
+            "description",
+            "severity",
+            "status",
+            "services",
+            "engineer",
+            "external_url",
+            "started_at",
+            "resolved_at",
+            "extra_recipients",
+            "created_at",
+            "updated_at",
+            "version",
+            "url",
+        ]
+
+    def get_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = obj.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+
+class IncidentDetailSerializer(IncidentReadSerializer):
+    updates = UpdateReadSerializer(many=True, read_only=True)
+
+    class Meta(IncidentReadSerializer.Meta):
+        fields = [*IncidentReadSerializer.Meta.fields, "updates"]
+
+
+class _IncidentFields(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), allow_empty=False
+    )
+    engineer = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    external_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    extra_recipients = serializers.ListField(child=serializers.EmailField(), required=False, default=list)
+
+
+class IncidentCreateSerializer(_IncidentFields):
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class IncidentPatchSerializer(_IncidentFields):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    version = serializers.IntegerField(required=False, min_value=1)
+    message = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class UpdateWriteSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class CloseSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class ReopenSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    version = serializers.IntegerField(required=False, min_value=1)
+
+
+class IncidentFilterSerializer(serializers.Serializer):
+    """Query parameters of the list and timeline calls."""
+
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    service = serializers.SlugField(required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = serializers.ChoiceField(choices=[("open", "Open"), *Status.choices], required=False)
+    q = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "end must be after start."})
+        return attrs

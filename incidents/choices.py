@@ -1,0 +1,45 @@
+from django.db import models
+
+
+class Severity(models.IntegerChoices):
+    CRITICAL = 1, "Sev 1 – critical"
+    MAJOR = 2, "Sev 2 – major"
+    MINOR = 3, "Sev 3 – minor"
+    LOW = 4, "Sev 4 – low"
+
+
+# Time at these severities is downtime in the availability report.
+OUTAGE_SEVERITIES = (Severity.CRITICAL, Severity.MAJOR)
+
+
+class Status(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
+
+
+class UpdateKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    UPDATED = "updated", "Updated"
+    EDITED = "edited", "Edited"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+
+
+class ServiceStatus(models.TextChoices):
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED = "degraded", "Degraded"
+    OUTAGE = "outage", "Outage"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+TICKET_PREFIX = "INC-"

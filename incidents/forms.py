@@ -1,0 +1,127 @@
+"""Forms collect and shape input; the rules themselves live in ``services``."""
+
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+
+from config.roles import ENGINEER
+
+from .choices import OPEN_STATUSES, Severity, Status
+from .models import Service
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def engineers():
+    return get_user_model().objects.filter(is_active=True, groups__name=ENGINEER).order_by("username").distinct()
+
+
+class EmailListField(forms.CharField):
+    """Addresses separated by commas, semicolons, spaces or new lines."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "placeholder": "ops-lead@example.com, vendor@example.com"})
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        emails = [part.strip() for part in re.split(r"[,;\s]+", text) if part.strip()]
+        for email in emails:
+            try:
+                validate_email(email)
+            except ValidationError:
+                raise ValidationError(f"{email!r} is not a valid email address.") from None
+        return emails
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class _Crispy(forms.Form):
+    submit_label = "Save"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", self.submit_label))
+
+
+class IncidentForm(_Crispy):
+    submit_label = "Open incident"
+
+    title = forms.CharField(max_length=200)
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
+    started_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET, required=False, help_text="When impact began (local time); empty means now."
+    )
+    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https")
+    extra_recipients = EmailListField(required=False, label="Other affected people (emails)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engineer"].queryset = engineers()
+
+
+class UpdateForm(_Crispy):
+    submit_label = "Post update"
+
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in OPEN_STATUSES])
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class CloseForm(_Crispy):
+    submit_label = "Close incident"
+
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), label="Resolution", help_text="What fixed it. Required."
+    )
+    resolved_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET, required=False, help_text="When impact ended (local time); empty means now."
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ReopenForm(_Crispy):
+    submit_label = "Reopen incident"
+
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why reopen?")
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class IncidentFilterForm(forms.Form):
+    """The incident list's filters; all optional, all carried in the URL."""
+
+    q = forms.CharField(required=False, label="Search")
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.all(), to_field_name="slug", required=False, empty_label="All services"
+    )
+    severity = forms.TypedChoiceField(
+        choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False, empty_value=None
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), ("open", "Open"), *Status.choices], required=False)
+    start = forms.DateTimeField(required=False, widget=DATETIME_WIDGET)
+    end = forms.DateTimeField(required=False, widget=DATETIME_WIDGET)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            raise ValidationError("The end of the range must be after its start.")
+        return data
+
+
+def now_local_input() -> str:
+    return timezone.localtime().strftime("%Y-%m-%dT%H:%M")

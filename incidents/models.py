@@ -1,0 +1,170 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from .choices import DeliveryStatus, ServiceStatus, Severity, Status, UpdateKind
+
+
+class Service(models.Model):
+    """Something users depend on; incidents affect services, the report measures them."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    slo_target = models.DecimalField(
+        max_digits=6, decimal_places=3, default=99.9, help_text="Availability target in percent, e.g. 99.9"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Subscriber(models.Model):
+    """An email address told about every incident affecting a service."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="subscribers")
+    email = models.EmailField()
+    name = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "email"], name="unique_subscriber")]
+        ordering = ["service", "email"]
+
+    def __str__(self):
+        return f"{self.email} → {self.service}"
+
+
+class Incident(models.Model):
+    """The record of one outage. Changed only through ``incidents.services``.
+
+    ``version`` grows by one with every change; a write based on an older version is
+    refused, so two people saving at once cannot silently overwrite each other.
+    """
+
+    ticket = models.CharField(max_length=20, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INVESTIGATING)
+    services = models.ManyToManyField(Service, related_name="incidents")
+    engineer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    external_url = models.URLField(blank=True, max_length=500)
+    started_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    extra_recipients = models.JSONField(default=list, blank=True)
+    # Where an imported incident came from (e.g. "statuspage:<id>"), so re-imports are no-ops.
+    source_ref = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"]),
+            models.Index(fields=["resolved_at"]),
+            models.Index(fields=["status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(resolved_at__isnull=True) | models.Q(resolved_at__gte=models.F("started_at")),
+                name="resolved_after_started",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ticket} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:detail", args=[self.ticket])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.RESOLVED
+
+
+class IncidentUpdate(models.Model):
+    """One append-only entry of an incident's log: what it looked like after a change.
+
+    ``effective_at`` is when the change took effect: the start of impact for the opening
+    entry, the resolution time for a close, the time of recording otherwise. Walking the
+    entries in order gives the severity history the availability report needs.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    kind = models.CharField(max_length=20, choices=UpdateKind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    message = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    effective_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    version = models.PositiveIntegerField()
+    source_ref = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["incident", "id"]
+        indexes = [models.Index(fields=["incident", "id"])]
+
+    def __str__(self):
+        return f"{self.incident.ticket} {self.kind} v{self.version}"
+
+
+class Delivery(models.Model):
+    """One email for one update to one recipient: the unit of exactly-once sending."""
+
+    update = models.ForeignKey(IncidentUpdate, on_delete=models.CASCADE, related_name="deliveries")
+    email = models.EmailField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["update", "email"], name="one_delivery_per_update_recipient")]
+        indexes = [models.Index(fields=["status", "claimed_until"])]
+
+    def __str__(self):
+        return f"{self.update} → {self.email} ({self.status})"
+
+
+class ChatChannel(models.Model):
+    """A chat destination (Slack, Teams, Google Chat, webhook…) as an Apprise URL."""
+
+    name = models.CharField(max_length=100)
+    url = models.CharField(
+        max_length=500,
+        help_text="Apprise URL, e.g. slack://T/B/C, msteams://…, gchat://…, json://host/path",
+    )
+    incident_events = models.BooleanField(default=True)
+    metrics_digest = models.BooleanField(default=True)
+    batch_alerts = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+def service_status_for(open_severities: list[int]) -> str:
+    """Operational with no open incident, outage with an open Sev 1–2, degraded otherwise."""
+    if not open_severities:
+        return ServiceStatus.OPERATIONAL
+    if min(open_severities) <= Severity.MAJOR:
+        return ServiceStatus.OUTAGE
+    return ServiceStatus.DEGRADED

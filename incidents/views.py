@@ -1,0 +1,225 @@
+"""Incident pages: thin views that call services and render."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views import View
+
+from config.roles import FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
+
+from . import forms, selectors, services
+from .models import Incident
+
+
+def apply_errors(form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: per field where the form has it."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for message in errors:
+                form.add_error(field if field in form.fields else None, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+def get_incident_or_404(ticket: str) -> Incident:
+    try:
+        return selectors.incident_detail(ticket=ticket)
+    except Incident.DoesNotExist:
+        raise Http404(f"No incident has the ticket number {ticket}.") from None
+
+
+class IncidentListView(RoleRequiredMixin, View):
+    roles = READ_INCIDENTS
+
+    def get(self, request):
+        ticket = request.GET.get("ticket", "").strip()
+        if ticket:
+            # "Find by ticket": accept INC-000042, inc-42 or 42.
+            number = ticket.upper().removeprefix("INC-").lstrip("0")
+            match = Incident.objects.filter(ticket__iexact=ticket).first() or (
+                number.isdigit() and Incident.objects.filter(ticket=f"INC-{int(number):06d}").first()
+            )
+            if match:
+                return redirect(match)
+            messages.error(request, f"No incident has the ticket number {ticket}.")
+        form = forms.IncidentFilterForm(request.GET or None)
+        filters = selectors.IncidentFilters()
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            filters = selectors.IncidentFilters(
+                start=data["start"],
+                end=data["end"],
+                service=data["service"].slug if data["service"] else "",
+                severity=data["severity"],
+                status=data["status"],
+                q=data["q"],
+            )
+        page = Paginator(selectors.incident_list(filters=filters), 25).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "incidents/incident_list.html",
+            {"form": form, "page": page, "query": query.urlencode()},
+        )
+
+
+class IncidentCreateView(RoleRequiredMixin, View):
+    roles = FILE_INCIDENTS
+
+    def get(self, request):
+        return render(request, "incidents/incident_form.html", {"form": forms.IncidentForm()})
+
+    def post(self, request):
+        form = forms.IncidentForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                incident = services.incident_open(
+                    title=data["title"],
+                    severity=data["severity"],
+                    services=list(data["services"]),
+                    description=data["description"],
+                    engineer=data["engineer"],
+                    external_url=data["external_url"],
+                    started_at=data["started_at"],
+                    extra_recipients=data["extra_recipients"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, f"{incident.ticket} opened. Affected parties are being emailed.")
+                return redirect(incident)
+        return render(request, "incidents/incident_form.html", {"form": form}, status=400)
+
+
+class IncidentDetailView(RoleRequiredMixin, View):
+    roles = READ_INCIDENTS
+
+    def get(self, request, ticket):
+        incident = get_incident_or_404(ticket)
+        updates = list(incident.updates.all())
+        return render(
+            request,
+            "incidents/incident_detail.html",
+            {
+                "incident": incident,
+                "updates": updates,
+                "periods": selectors.severity_periods(incident, updates),
+                "reopen_form": forms.ReopenForm(initial={"version": incident.version, "severity": incident.severity}),
+                "now": timezone.now(),
+            },
+        )
+
+
+class _IncidentActionView(RoleRequiredMixin, View):
+    """Shared flow of update / close / reopen: load by ticket, validate, call a service."""
+
+    roles = FILE_INCIDENTS
+    form_class: type = forms.UpdateForm
+    template_name = ""
+    requires_open = True
+
+    def initial(self, incident):
+        return {"version": incident.version}
+
+    def perform(self, incident, data, user):
+        raise NotImplementedError
+
+    def success_message(self, incident) -> str:
+        raise NotImplementedError
+
+    def render_form(self, request, incident, form, status=200):
+        return render(request, self.template_name, {"incident": incident, "form": form}, status=status)
+
+    def get(self, request, ticket):
+        incident = get_incident_or_404(ticket)
+        if incident.is_open != self.requires_open:
+            messages.warning(
+                request,
+                f"{incident.ticket} is resolved; reopen it first."
+                if self.requires_open
+                else f"{incident.ticket} is open.",
+            )
+            return redirect(incident)
+        return self.render_form(request, incident, self.form_class(initial=self.initial(incident)))
+
+    def post(self, request, ticket):
+        incident = get_incident_or_404(ticket)
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                self.perform(incident, form.cleaned_data, request.user)
+            except services.StaleVersion as exc:
+                form.add_error(None, str(exc))
+                return self.render_form(request, exc.incident, form, status=409)
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, self.success_message(incident))
+                return redirect(incident)
+        return self.render_form(request, incident, form, status=400)
+
+
+class IncidentUpdateView(_IncidentActionView):
+    form_class = forms.UpdateForm
+    template_name = "incidents/incident_update.html"
+
+    def initial(self, incident):
+        return {"version": incident.version, "status": incident.status, "severity": incident.severity}
+
+    def perform(self, incident, data, user):
+        services.incident_update(
+            incident=incident,
+            message=data["message"],
+            status=data["status"],
+            severity=data["severity"],
+            expected_version=data["version"],
+            by=user,
+        )
+
+    def success_message(self, incident):
+        return f"Update posted to {incident.ticket}."
+
+
+class IncidentCloseView(_IncidentActionView):
+    form_class = forms.CloseForm
+    template_name = "incidents/incident_close.html"
+
+    def perform(self, incident, data, user):
+        services.incident_resolve(
+            incident=incident,
+            message=data["message"],
+            resolved_at=data["resolved_at"],
+            expected_version=data["version"],
+            by=user,
+        )
+
+    def success_message(self, incident):
+        return f"{incident.ticket} closed."
+
+
+class IncidentReopenView(_IncidentActionView):
+    form_class = forms.ReopenForm
+    template_name = "incidents/incident_reopen.html"
+    requires_open = False
+
+    def initial(self, incident):
+        return {"version": incident.version, "severity": incident.severity}
+
+    def perform(self, incident, data, user):
+        services.incident_reopen(
+            incident=incident,
+            message=data["message"],
+            severity=data["severity"],
+            expected_version=data["version"],
+            by=user,
+        )
+
+    def success_message(self, incident):
+        return f"{incident.ticket} reopened."

@@ -1,0 +1,36 @@
+"""Chat channels (Slack, Microsoft Teams, Google Chat, generic JSON webhooks, …) via Apprise.
+
+Apprise is maintained and speaks ~100 services, so Beacon holds no hand-written webhook
+clients. A channel is an Apprise URL, e.g. ``slack://T000/B000/XXXX``,
+``msteams://…``, ``gchat://…`` or ``json://host:port/path`` for a generic webhook.
+"""
+
+import apprise
+
+
+class ChatError(Exception):
+    pass
+
+
+def chat_send(urls: list[str], *, title: str, body: str) -> None:
+    """Post one message to every URL; raise ``ChatError`` naming those that failed."""
+    failed = []
+    for url in urls:
+        client = apprise.Apprise()
+        if not client.add(url):
+            failed.append(f"{_redact(url)} (not a valid Apprise URL)")
+            continue
+        if not client.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
+            failed.append(_redact(url))
+    if failed:
+        raise ChatError("Chat delivery failed for: " + ", ".join(failed))
+
+
+def chat_url_is_valid(url: str) -> bool:
+    return apprise.Apprise().add(url)
+
+
+def _redact(url: str) -> str:
+    """Webhook URLs carry secrets; keep only the scheme and host in logs and errors."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/')[0]}/…"

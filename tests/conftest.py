@@ -1,0 +1,266 @@
+"""Shared fixtures: fixed personas, a real SMTP server, a real Celery worker process.
+
+Personas (all with password ``PASSWORD``): ``helpdesk_user``, ``engineer_user``,
+``leader_user``, ``outsider`` (logged in, no group) and ``admin_user``.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+from incidents.models import Service, Subscriber
+
+PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+
+
+# --- personas -------------------------------------------------------------------
+
+
+def _user(username, *groups, **extra):
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return user
+
+
+@pytest.fixture
+def helpdesk_user(db):
+    return _user("hana", "helpdesk", first_name="Hana", last_name="Desk")
+
+
+@pytest.fixture
+def engineer_user(db):
+    return _user("eli", "engineer", first_name="Eli", last_name="Ngata")
+
+
+@pytest.fixture
+def leader_user(db):
+    return _user("lena", "leadership", first_name="Lena", last_name="Director")
+
+
+@pytest.fixture
+def outsider(db):
+    return _user("otto")
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def services(db):
+    """Two services with two subscribers each."""
+    web = Service.objects.create(slug="web", name="Web Storefront", slo_target="99.9")
+    pay = Service.objects.create(slug="payments", name="Payments", slo_target="99.95")
+    for service in (web, pay):
+        for who in ("oncall", "support"):
+            Subscriber.objects.create(service=service, email=f"{who}-{service.slug}@example.com")
+    return {"web": web, "payments": pay}
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+# --- SMTP -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """Collects what the SMTP server accepted; ``delay`` slows each message down."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.delay = 0.0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            time.sleep(self.delay)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
+
+    def wait_for(self, count: int, timeout: float = 30) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        with self.lock:
+            raise AssertionError(f"expected {count} emails within {timeout}s, got {len(self.messages)}")
+
+
+class SMTPServer:
+    def __init__(self, port: int):
+        self.port = port
+        self.mailbox = Mailbox()
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SMTPServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server, settings):
+    """A clean mailbox on the real SMTP server, with Django pointed at it."""
+    if smtp_server.controller is None:
+        smtp_server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_server.port
+    smtp_server.mailbox.clear()
+    smtp_server.mailbox.delay = 0.0
+    yield smtp_server.mailbox
+    smtp_server.mailbox.delay = 0.0
+
+
+# --- Celery worker --------------------------------------------------------------
+
+
+class WorkerProcess:
+    """A real ``celery worker`` process against the test database and broker."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.proc = None
+        self.log_path = ROOT / "var" / "test" / f"worker-{os.getpid()}.log"
+
+    def start(self):
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+             "-Q", self.env["CELERY_QUEUE"], "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited; see {self.log_path}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery worker did not start within 60 s; see {self.log_path}")
+
+    def kill(self):
+        """SIGKILL, as a crash or an OOM kill would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_queue():
+    return f"beacon-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, smtp_server, celery_queue):
+    from config.celery import app
+
+    app.conf.task_default_queue = celery_queue
+    with django_db_blocker.unblock():
+        url = _database_url()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "CELERY_QUEUE": celery_queue,
+        "NOTIFY_LEASE_SECONDS": "3",
+        "NOTIFY_RETRY_BACKOFF_MAX": "4",
+        "SITE_URL": "http://beacon.test",
+        "BEACON_VAR_DIR": str(Path(settings.BROKER_DIR).parent),
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(worker_env):
+    worker = WorkerProcess(worker_env)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(celery_worker_process, transactional_db, mailbox, settings):
+    """A running worker; the test's writes are committed so the worker sees them."""
+    settings.NOTIFY_LEASE_SECONDS = 3
+    settings.SITE_URL = "http://beacon.test"
+    if celery_worker_process.proc.poll() is not None:
+        celery_worker_process.start()
+    return celery_worker_process
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
