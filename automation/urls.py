@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "automation"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.AutomationDashboardView.as_view(), name="dashboard"),
+    path("export.csv", views.AutomationExportView.as_view(), name="export"),
+]

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "batches"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.MonitoringView.as_view(), name="monitoring"),
+    path("<slug:slug>/", views.ClientView.as_view(), name="client"),
+]

@@ -118,6 +118,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Worker, beat and web share the file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # Take the write lock when a transaction starts, so a read-then-write transaction
+    # waits for a concurrent writer instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # Tests use a file too, so a separate Celery worker process can see committed rows.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-beacon.sqlite3")}
 
@@ -191,7 +194,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every API call needs a login, the schema and its docs too.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
+# Bulk ingest endpoints (metrics, batch runs, executions) take large JSON lists.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -260,16 +267,152 @@ LOGGING = {
 }
 
 # --- Dashboard, status page and postmortems (dashboard app) -------------------------
+# The timeline (page and /api/v1/timeline/) spans at most this many days and returns at
+# most this many incidents (newest first; the answer says when it was capped).
+TIMELINE_MAX_DAYS = env_int("TIMELINE_MAX_DAYS", 400)
+TIMELINE_MAX_ROWS = env_int("TIMELINE_MAX_ROWS", 10000)
+# Seconds between automatic reloads of /status/ in the browser (0 = never).
+STATUS_PAGE_REFRESH_SECONDS = env_int("STATUS_PAGE_REFRESH_SECONDS", 60)
 # (end dashboard)
 
 # --- Reports (reports app) ----------------------------------------------------------
+# Last month's report is generated and emailed to LEADERSHIP_EMAILS on the 1st, at this
+# local time in REPORT_TIME_ZONE. Beat checks hourly at REPORT_SCHEDULE_MINUTE (UTC minute)
+# and the task decides in the report's time zone, so any zone works and a missed hour catches up.
+REPORT_SCHEDULE_HOUR = env_int("REPORT_SCHEDULE_HOUR", 6)
+REPORT_SCHEDULE_MINUTE = env_int("REPORT_SCHEDULE_MINUTE", 5)
+if not (0 <= REPORT_SCHEDULE_HOUR <= 23 and 0 <= REPORT_SCHEDULE_MINUTE <= 59):
+    raise ImproperlyConfigured("REPORT_SCHEDULE_HOUR must be 0-23 and REPORT_SCHEDULE_MINUTE 0-59")
+try:
+    from zoneinfo import ZoneInfo as _ZoneInfo
+
+    _ZoneInfo(REPORT_TIME_ZONE)
+except (ValueError, KeyError, OSError):
+    raise ImproperlyConfigured(f"REPORT_TIME_ZONE {REPORT_TIME_ZONE!r} is not a known time zone") from None
+if env_bool("REPORT_SCHEDULE_ENABLED", True):
+    from celery.schedules import crontab as _crontab
+
+    CELERY_BEAT_SCHEDULE["reports-monthly"] = {
+        "task": "reports.tasks.monthly_report_due",
+        "schedule": _crontab(minute=REPORT_SCHEDULE_MINUTE),
+    }
+# WeasyPrint narrates every layout step at INFO; keep its warnings only.
+LOGGING["loggers"].update({"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}})
 # (end reports)
 
 # --- Metrics (metrics app) ----------------------------------------------------------
+# Beat polls every enabled series this often (one Celery task per series).
+METRICS_POLL_INTERVAL_SECONDS = env_int("METRICS_POLL_INTERVAL_SECONDS", 300)
+# Query window per attempt when a source has no data yet: widened step by step, at most 5 minutes.
+METRICS_WINDOW_STEPS = [int(v) for v in env_list("METRICS_WINDOW_STEPS", "60,120,180,240,300")]
+# Each poll also re-reads this much before the previous poll's end (late data; upserts make it harmless),
+# but never more than METRICS_MAX_CATCHUP_SECONDS back.
+METRICS_POLL_OVERLAP_SECONDS = env_int("METRICS_POLL_OVERLAP_SECONDS", 300)
+METRICS_MAX_CATCHUP_SECONDS = env_int("METRICS_MAX_CATCHUP_SECONDS", 3600)
+# Celery exponential backoff (with full jitter) between attempts: base and cap, seconds.
+METRICS_RETRY_BACKOFF_SECONDS = env_int("METRICS_RETRY_BACKOFF_SECONDS", 5)
+METRICS_RETRY_BACKOFF_MAX_SECONDS = env_int("METRICS_RETRY_BACKOFF_MAX_SECONDS", 120)
+METRICS_HTTP_TIMEOUT_SECONDS = env_int("METRICS_HTTP_TIMEOUT_SECONDS", 10)
+# Hourly digest: minute of the hour, optional email recipients; values older than
+# METRICS_STALE_MINUTES are reported as "no data since …", never as a current number.
+METRICS_DIGEST_MINUTE = env_int("METRICS_DIGEST_MINUTE", 57)
+METRICS_DIGEST_EMAILS = env_list("METRICS_DIGEST_EMAILS")
+METRICS_STALE_MINUTES = env_int("METRICS_STALE_MINUTES", 60)
+# Raw samples older than this are rolled up to hourly values and deleted (daily job).
+METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 400)
+# Largest list one POST /api/v1/metrics/samples/ may carry.
+METRICS_INGEST_MAX_ROWS = env_int("METRICS_INGEST_MAX_ROWS", 100_000)
+METRICS_INGEST_MAX_BYTES = env_int("METRICS_INGEST_MAX_BYTES", 32 * 1024 * 1024)
+
+
+def _metrics_beat():
+    from celery.schedules import crontab
+
+    CELERY_BEAT_SCHEDULE["metrics-poll"] = {
+        "task": "metrics.tasks.poll_all_series",
+        "schedule": METRICS_POLL_INTERVAL_SECONDS,
+    }
+    CELERY_BEAT_SCHEDULE["metrics-digest"] = {
+        "task": "metrics.tasks.send_hourly_digest",
+        "schedule": crontab(minute=METRICS_DIGEST_MINUTE),
+    }
+    CELERY_BEAT_SCHEDULE["metrics-retention"] = {
+        "task": "metrics.tasks.apply_retention",
+        "schedule": crontab(hour=env_int("METRICS_RETENTION_HOUR", 3), minute=17),
+    }
+
+
+_metrics_beat()
 # (end metrics)
 
 # --- Batch monitoring (batches app) --------------------------------------------------
+# Latest run vs the mean of the previous BATCH_BASELINE_RUNS succeeded runs: "long" above
+# LONG_FACTOR x mean, "short" (a batch that did nothing) below SHORT_FACTOR x mean.
+BATCH_BASELINE_RUNS = env_int("BATCH_BASELINE_RUNS", 14)
+BATCH_MIN_BASELINE_RUNS = env_int("BATCH_MIN_BASELINE_RUNS", 3)
+
+
+def _batch_env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+BATCH_LONG_FACTOR = _batch_env_float("BATCH_LONG_FACTOR", 1.5)
+BATCH_SHORT_FACTOR = _batch_env_float("BATCH_SHORT_FACTOR", 0.25)
+# Outliers on the client page: beyond median +/- K x MAD of the previous WINDOW runs.
+BATCH_OUTLIER_WINDOW = env_int("BATCH_OUTLIER_WINDOW", 30)
+BATCH_OUTLIER_MADS = _batch_env_float("BATCH_OUTLIER_MADS", 3.0)
+BATCH_OUTLIER_MIN_POINTS = env_int("BATCH_OUTLIER_MIN_POINTS", 5)
+BATCH_FAILED_LOOKBACK_DAYS = env_int("BATCH_FAILED_LOOKBACK_DAYS", 7)
+BATCH_API_MAX_ROWS = env_int("BATCH_API_MAX_ROWS", 5000)
+BATCH_ALERT_EMAILS = env_list("BATCH_ALERT_EMAILS")
+CELERY_BEAT_SCHEDULE["batches-check"] = {
+    "task": "batches.tasks.check_batches",
+    "schedule": env_int("BATCH_CHECK_SECONDS", 300),
+}
 # (end batches)
 
 # --- Automation ROI (automation app) -------------------------------------------------
+# Rundeck / PagerDuty Runbook Automation server to import executions from (import is off without a URL).
+RUNDECK_URL = env_str("RUNDECK_URL").rstrip("/")
+RUNDECK_TOKEN = env_str("RUNDECK_TOKEN")  # sent as X-Rundeck-Auth-Token
+RUNDECK_API_VERSION = env_int("RUNDECK_API_VERSION", 41)
+RUNDECK_PROJECTS = env_list("RUNDECK_PROJECTS")
+# Only jobs carrying one of these tags are imported; empty = every job of the projects.
+RUNDECK_TAGS = env_list("RUNDECK_TAGS")
+RUNDECK_PAGE_SIZE = env_int("RUNDECK_PAGE_SIZE", 200)
+RUNDECK_ROI_METRICS = env_bool("RUNDECK_ROI_METRICS", True)  # read each run's ROI Metrics Data
+RUNDECK_ROI_HOURS_KEY = env_str("RUNDECK_ROI_HOURS_KEY", "hours")
+RUNDECK_MAX_RETRIES = env_int("RUNDECK_MAX_RETRIES", 5)
+
+
+def _automation_env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+RUNDECK_TIMEOUT = _automation_env_float("RUNDECK_TIMEOUT", 30)
+RUNDECK_BACKOFF_FACTOR = _automation_env_float("RUNDECK_BACKOFF_FACTOR", 1.0)  # waits 1, 2, 4, 8 … seconds
+RUNDECK_BACKOFF_MAX = _automation_env_float("RUNDECK_BACKOFF_MAX", 60)
+RUNDECK_RETRY_AFTER_MAX = _automation_env_float("RUNDECK_RETRY_AFTER_MAX", 300)  # cap on a server's Retry-After
+# Defaults for jobs an import creates; set the real values per job in /admin/.
+AUTOMATION_DEFAULT_MINUTES_SAVED = _automation_env_float("AUTOMATION_DEFAULT_MINUTES_SAVED", 0)
+AUTOMATION_DEFAULT_COST_PER_HOUR = _automation_env_float("AUTOMATION_DEFAULT_COST_PER_HOUR", 0)
+AUTOMATION_CURRENCY = env_str("AUTOMATION_CURRENCY", "$")
+AUTOMATION_IMPORT_MINUTES = env_int("AUTOMATION_IMPORT_MINUTES", 30)
+if RUNDECK_URL:
+    CELERY_BEAT_SCHEDULE["automation-import"] = {
+        "task": "automation.tasks.import_automation",
+        "schedule": AUTOMATION_IMPORT_MINUTES * 60,
+    }
 # (end automation)

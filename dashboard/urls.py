@@ -6,4 +6,5 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("status/", views.StatusPageView.as_view(), name="status"),
 ]

@@ -84,3 +84,31 @@ class DeliveryAdmin(ReadOnlyAdmin):
 @admin.register(ChatChannel)
 class ChatChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "incident_events", "metrics_digest", "batch_alerts", "is_active"]
+
+
+# --- Postmortems (written on /incidents/<ticket>/postmortem/; admin is for staff fixes) ---
+from .models import ActionItem, Postmortem  # noqa: E402
+
+
+class ActionItemInline(admin.TabularInline):
+    model = ActionItem
+    extra = 0
+    fields = ["title", "owner", "due_date", "done"]
+
+
+@admin.register(Postmortem)
+class PostmortemAdmin(admin.ModelAdmin):
+    list_display = ["incident", "author", "version", "updated_at"]
+    search_fields = ["incident__ticket", "summary"]
+    list_select_related = ["incident", "author"]
+    raw_id_fields = ["incident"]
+    readonly_fields = ["version", "created_at", "updated_at"]
+    inlines = [ActionItemInline]
+
+
+@admin.register(ActionItem)
+class ActionItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "owner", "due_date", "done", "postmortem"]
+    list_filter = ["done"]
+    search_fields = ["title", "postmortem__incident__ticket"]
+    list_select_related = ["owner", "postmortem__incident"]

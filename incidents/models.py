@@ -168,3 +168,55 @@ def service_status_for(open_severities: list[int]) -> str:
     if min(open_severities) <= Severity.MAJOR:
         return ServiceStatus.OUTAGE
     return ServiceStatus.DEGRADED
+
+
+class Postmortem(models.Model):
+    """The "autopsy" written after an incident: what happened, why, and what we learned.
+
+    One per incident. Written by engineers through ``incidents.postmortems``; ``version``
+    grows with every save so two engineers editing at once cannot overwrite each other.
+    """
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
+    summary = models.TextField()
+    impact = models.TextField(blank=True)
+    root_cause = models.TextField(blank=True)
+    lessons = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+    source_ref = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Postmortem of {self.incident.ticket}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:postmortem", args=[self.incident.ticket])
+
+
+class ActionItem(models.Model):
+    """Follow-up work agreed in a postmortem; open items past their due date are flagged on ``/``."""
+
+    postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["done", "due_date", "id"]
+        indexes = [models.Index(fields=["done", "due_date"])]
+
+    def __str__(self):
+        return self.title

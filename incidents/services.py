@@ -39,7 +39,9 @@ class StaleVersion(Exception):
         )
 
 
-def _check_started_at(started_at: datetime, *, now: datetime) -> None:
+def _check_started_at(started_at: datetime | None, *, now: datetime) -> None:
+    if started_at is None:
+        raise ValidationError({"started_at": "Give the time impact began."})
     if timezone.is_naive(started_at):
         raise ValidationError({"started_at": "Give a time zone (ISO 8601 with offset)."})
     if started_at > now + CLOCK_SKEW:
@@ -48,18 +50,17 @@ def _check_started_at(started_at: datetime, *, now: datetime) -> None:
 
 def _clean_recipients(emails: list[str] | None) -> list[str]:
     validate = EmailValidator()
-    cleaned: list[str] = []
+    cleaned: dict[str, None] = {}  # ordered and O(1) membership: lists of 1,000+ addresses happen
     for email in emails or []:
-        email = email.strip().lower()
-        if not email:
+        email = (email or "").strip().lower()
+        if not email or email in cleaned:
             continue
         try:
             validate(email)
         except ValidationError:
             raise ValidationError({"extra_recipients": f"{email!r} is not a valid email address."}) from None
-        if email not in cleaned:
-            cleaned.append(email)
-    return cleaned
+        cleaned[email] = None
+    return list(cleaned)
 
 
 def _check_severity(severity: Any) -> int:
@@ -149,12 +150,13 @@ def incident_open(
     errors: dict[str, str] = {}
     if not (title or "").strip():
         errors["title"] = "A title is required."
+    recipients: list[str] = []
     for check in (
         lambda: _check_started_at(started_at, now=now),
         lambda: _check_severity(severity),
         lambda: _check_services(services),
         lambda: _check_url(external_url),
-        lambda: _clean_recipients(extra_recipients),
+        lambda: recipients.extend(_clean_recipients(extra_recipients)),
     ):
         try:
             check()
@@ -178,7 +180,7 @@ def incident_open(
             external_url=external_url,
             started_at=started_at,
             reported_by=by,
-            extra_recipients=_clean_recipients(extra_recipients),
+            extra_recipients=recipients,
             source_ref=source_ref,
         )
         incident.save()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import postmortem_views, views
 
 app_name = "incidents"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("<str:ticket>/update/", views.IncidentUpdateView.as_view(), name="update"),
     path("<str:ticket>/close/", views.IncidentCloseView.as_view(), name="close"),
     path("<str:ticket>/reopen/", views.IncidentReopenView.as_view(), name="reopen"),
+    path("<str:ticket>/postmortem/", postmortem_views.PostmortemView.as_view(), name="postmortem"),
 ]

@@ -30,6 +30,12 @@ IN_CI = os.environ.get("CI") == "true"
 # --- personas -------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s per persona; it is not what these tests are about."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _user(username, *groups, **extra):
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
     for name in groups:
@@ -169,11 +175,13 @@ class WorkerProcess:
     def __init__(self, env: dict):
         self.env = env
         self.proc = None
-        self.log_path = ROOT / "var" / "test" / f"worker-{os.getpid()}.log"
+        self.log_path = Path(env["BEACON_VAR_DIR"]) / f"worker-{os.getpid()}.log"
 
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        # Only what this start writes counts: after a kill the log already says "ready.".
+        offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
              "-Q", self.env["CELERY_QUEUE"], "--without-gossip", "--without-mingle", "--without-heartbeat"],
@@ -183,7 +191,7 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Celery worker exited; see {self.log_path}")
-            if b"ready." in self.log_path.read_bytes():
+            if b"ready." in self.log_path.read_bytes()[offset:]:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"Celery worker did not start within 60 s; see {self.log_path}")

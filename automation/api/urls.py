@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("automation/executions/", views.ExecutionPushView.as_view(), name="api-automation-executions"),
+]

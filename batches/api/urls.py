@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("batch-runs/", views.BatchRunIngestView.as_view(), name="api-batch-runs"),
+]

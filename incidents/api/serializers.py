@@ -1,10 +1,28 @@
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from ..choices import Severity, Status
 from ..models import Incident, IncidentUpdate, Service
 
 User = get_user_model()
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its offset.
+
+    DRF would read a naive time in the server's time zone; a caller in another zone would
+    then record the wrong start of impact without noticing, so a naive time is refused.
+    """
+
+    default_error_messages = {
+        "naive": "Give a time zone offset (ISO 8601, e.g. 2025-03-01T09:30:00+01:00 or …Z).",
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -72,8 +90,12 @@ class _IncidentFields(serializers.Serializer):
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
     )
     external_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    extra_recipients = serializers.ListField(child=serializers.EmailField(), required=False, default=list)
+    started_at = AwareDateTimeField(required=False, allow_null=True, help_text="When impact began; default now.")
+    # Addresses are checked (and de-duplicated, lower-cased) once, by the service's rule;
+    # checking each of a thousand addresses here too doubled the work of a big request.
+    extra_recipients = serializers.ListField(
+        child=serializers.CharField(max_length=254), required=False, default=list, help_text="Email addresses"
+    )
 
 
 class IncidentCreateSerializer(_IncidentFields):
@@ -81,6 +103,7 @@ class IncidentCreateSerializer(_IncidentFields):
 
 
 class IncidentPatchSerializer(_IncidentFields):
+    started_at = AwareDateTimeField(required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
     message = serializers.CharField(required=False, allow_blank=True, default="")
@@ -95,7 +118,7 @@ class UpdateWriteSerializer(serializers.Serializer):
 
 class CloseSerializer(serializers.Serializer):
     message = serializers.CharField()
-    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = AwareDateTimeField(required=False, allow_null=True, help_text="When impact ended; default now.")
     version = serializers.IntegerField(required=False, min_value=1)
 
 

@@ -50,6 +50,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_serializer_class(self):
         return s.IncidentDetailSerializer if self.action == "retrieve" else s.IncidentReadSerializer
 
+    @extend_schema(parameters=[s.IncidentFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
     def _detail(self, ticket, code=status.HTTP_200_OK):
         incident = selectors.incident_detail(ticket=ticket)
         return Response(s.IncidentDetailSerializer(incident, context={"request": self.request}).data, status=code)

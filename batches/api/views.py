@@ -1,0 +1,79 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.roles import ENGINEER, HELPDESK, READ_OPERATIONS, has_role
+
+from .. import services
+from . import serializers as s
+
+# Who may push runs: the people who run operations, and staff (service accounts used by
+# job steps are usually staff users with a token).
+WRITE_BATCH_RUNS = (ENGINEER, HELPDESK)
+
+
+class CanIngestRuns(BasePermission):
+    message = "Your account does not have the role needed for this call."
+
+    def has_permission(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return has_role(request.user, READ_OPERATIONS)
+        return bool(request.user.is_authenticated and request.user.is_staff) or has_role(request.user, WRITE_BATCH_RUNS)
+
+
+class BatchRunIngestView(APIView):
+    """Record batch runs: one object or a list, idempotent on (client, run_id).
+
+    All or nothing: when any row is invalid the response is 400 with the errors of every
+    bad row (by position) and no run is saved, so a producer can fix and resend the batch.
+    """
+
+    permission_classes = [CanIngestRuns]
+
+    @extend_schema(
+        request=s.BatchRunInSerializer(many=True),
+        responses={200: s.IngestResultSerializer, 201: s.IngestResultSerializer, 400: s.IngestErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "One run",
+                value={
+                    "client": "acme",
+                    "run_id": "2024-03-01",
+                    "started_at": "2024-03-01T02:00:00+00:00",
+                    "finished_at": "2024-03-01T02:41:10+00:00",
+                    "status": "succeeded",
+                    "records_processed": 120000,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        single = isinstance(request.data, dict)
+        rows = [request.data] if single else request.data
+        if not isinstance(rows, list) or not rows:
+            return Response(
+                {"non_field_errors": ["Send one run object or a non-empty list of runs."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if len(rows) > settings.BATCH_API_MAX_ROWS:
+            return Response(
+                {"non_field_errors": [f"At most {settings.BATCH_API_MAX_ROWS} runs per call; split the batch."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        result = services.batch_runs_ingest(rows=rows, atomic=True)
+        if result.errors:
+            if single:
+                return Response(result.errors[0].errors, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "detail": f"No runs were saved: {len(result.errors)} of {len(rows)} rows are invalid.",
+                    "rows": [{"index": e.index, "run_id": e.run_id, "errors": e.errors} for e in result.errors],
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        body = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -1,0 +1,84 @@
+"""The dashboard's range and filter form. Everything it holds travels in the URL, so a
+view of the timeline can be bookmarked and shared."""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from incidents.choices import Severity, Status
+from incidents.models import Service
+from incidents.selectors import IncidentFilters
+
+PRESETS = {
+    "24h": ("24 h", timedelta(hours=24)),
+    "7d": ("7 d", timedelta(days=7)),
+    "30d": ("30 d", timedelta(days=30)),
+    "90d": ("90 d", timedelta(days=90)),
+}
+DEFAULT_PRESET = "7d"
+
+
+class TimelineForm(forms.Form):
+    """A preset (``range=24h|7d|30d|90d``) or a custom range of days (``start``, ``end``,
+    both inclusive, in ``TIME_ZONE``), plus the incident filters."""
+
+    range = forms.ChoiceField(choices=[(k, v[0]) for k, v in PRESETS.items()], required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="All services"
+    )
+    severity = forms.TypedChoiceField(
+        choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False, empty_value=None
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), ("open", "Open"), *Status.choices], required=False)
+    q = forms.CharField(required=False, label="Search", max_length=200)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise ValidationError("The end of the range must not be before its start.")
+        if start or end:
+            first = start or (end - timedelta(days=6))
+            last = end or timezone.localdate()
+            if (last - first).days + 1 > settings.TIMELINE_MAX_DAYS:
+                raise ValidationError(f"Choose a range of at most {settings.TIMELINE_MAX_DAYS} days.")
+        return data
+
+    @property
+    def preset(self) -> str:
+        """The preset in force: the chosen one, "custom" for a date range, else the default."""
+        data = getattr(self, "cleaned_data", None) or {}
+        if data.get("start") or data.get("end"):
+            return "custom"
+        return data.get("range") or DEFAULT_PRESET
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        preset = self.preset
+        if preset != "custom":
+            return now - PRESETS[preset][1], now
+        data = self.cleaned_data
+        last = data.get("end") or timezone.localdate(now)
+        first = data.get("start") or (last - timedelta(days=6))
+        tz = timezone.get_current_timezone()
+        return (
+            timezone.make_aware(datetime.combine(first, time.min), tz),
+            timezone.make_aware(datetime.combine(last + timedelta(days=1), time.min), tz),
+        )
+
+    def filters(self, now: datetime) -> IncidentFilters:
+        start, end = self.window(now)
+        data = getattr(self, "cleaned_data", None) or {}
+        service = data.get("service")
+        return IncidentFilters(
+            start=start,
+            end=end,
+            service=service.slug if service else "",
+            severity=data.get("severity"),
+            status=data.get("status") or "",
+            q=(data.get("q") or "").strip(),
+        )

@@ -1,0 +1,184 @@
+"""Reads behind `/`, the timeline API and `/status/`.
+
+Every function here runs a fixed number of queries whatever the number of incidents:
+the timeline is two queries (incidents with their engineer, then their services), and
+rows are plain values, not model instances, so a 90-day range over years of history
+costs little more than the SQL that fetches it.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from incidents.choices import Status
+from incidents.models import Incident, IncidentUpdate
+from incidents.selectors import IncidentFilters, incident_list, open_incidents
+
+_TIMELINE_COLUMNS = (
+    "id",
+    "ticket",
+    "title",
+    "severity",
+    "status",
+    "engineer__username",
+    "engineer__first_name",
+    "engineer__last_name",
+    "started_at",
+    "resolved_at",
+    "description",
+    "external_url",
+)
+
+
+@dataclass
+class Timeline:
+    """Incidents overlapping a range, newest first; ``truncated`` when capped at the limit.
+
+    ``rows`` are named tuples (``id``, ``ticket``, ``title``, ``severity``, ``status``,
+    ``engineer__username``, ``engineer__first_name``, ``engineer__last_name``,
+    ``started_at``, ``resolved_at``, ``description``, ``external_url``), not model
+    instances: with thousands of rows, building objects would cost more than the query.
+    ``services`` maps an incident id to its service slugs (ordered by name).
+    """
+
+    start: datetime
+    end: datetime
+    rows: list
+    truncated: bool
+    services: dict[int, list[str]] = field(default_factory=dict)
+    service_names: dict[str, str] = field(default_factory=dict)  # slug -> name
+
+    @staticmethod
+    def engineer_name(row) -> str | None:
+        if not row.engineer__username:
+            return None
+        full = f"{row.engineer__first_name} {row.engineer__last_name}".strip()
+        return full or row.engineer__username
+
+
+def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
+    """Incidents that started before ``filters.end`` and were not resolved before
+    ``filters.start`` (ongoing ones included), at most ``limit`` of them, newest first.
+    Two queries, whatever the range holds.
+    """
+    assert filters.start is not None and filters.end is not None, "a timeline needs a range"
+    qs = incident_list(filters=filters).prefetch_related(None)
+    rows = list(qs.values_list(*_TIMELINE_COLUMNS, named=True)[: limit + 1])
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+
+    services: dict[int, list[str]] = defaultdict(list)
+    names: dict[str, str] = {}
+    if rows:
+        # The same filter as a subquery, not a list of thousands of ids: the database
+        # joins it in one pass and the driver sends a short statement.
+        ids = qs.values("id")[:limit] if truncated else qs.values("id")
+        links = (
+            Incident.services.through.objects.filter(incident_id__in=ids)
+            .values_list("incident_id", "service__slug", "service__name")
+            .order_by("service__name")
+        )
+        for incident_id, slug, name in links:
+            services[incident_id].append(slug)
+            names[slug] = name
+    return Timeline(
+        start=filters.start,
+        end=filters.end,
+        rows=rows,
+        truncated=truncated,
+        services=services,
+        service_names=names,
+    )
+
+
+def ongoing_incidents() -> QuerySet:
+    """Open incidents, most severe first, each with its latest update's time and message."""
+    latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-id")
+    return open_incidents().annotate(
+        last_update_at=Subquery(latest.values("created_at")[:1]),
+        last_update_message=Subquery(latest.values("message")[:1]),
+    )
+
+
+# --- the public status page -------------------------------------------------------
+
+
+@dataclass
+class ServiceDays:
+    """A service on the status page: its status now and its worst severity per day."""
+
+    service: object
+    status: str
+    days: list[tuple[date, int | None]]  # (day, worst severity that day or None)
+
+    @property
+    def incident_days(self) -> int:
+        return sum(1 for _, severity in self.days if severity is not None)
+
+
+@dataclass
+class StatusPage:
+    overall: str  # operational / degraded / outage
+    services: list[ServiceDays]
+    ongoing: list[Incident]
+    recent: list[Incident]
+    generated_at: datetime
+    first_day: date
+    last_day: date
+
+
+def status_page(*, services_with_status: list, now: datetime | None = None, days: int = 90) -> StatusPage:
+    """What `/status/` shows: overall state, per-service state with a ``days``-long
+    history strip, ongoing incidents with their latest update and the last week's
+    resolved ones. Five queries in all, whatever the history holds.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    first_day = today - timedelta(days=days - 1)
+    window_start = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
+
+    worst: dict[tuple[int, date], int] = {}
+    links = Incident.services.through.objects.filter(incident__started_at__lt=now).filter(
+        Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gte=window_start)
+    )
+    for service_id, severity, started, resolved in links.values_list(
+        "service_id", "incident__severity", "incident__started_at", "incident__resolved_at"
+    ):
+        day = max(timezone.localdate(started), first_day)
+        last = timezone.localdate(resolved) if resolved else today
+        while day <= last:
+            key = (service_id, day)
+            if severity < worst.get(key, 99):
+                worst[key] = severity
+            day += timedelta(days=1)
+
+    all_days = [first_day + timedelta(days=i) for i in range(days)]
+    rows = [
+        ServiceDays(service=service, status=state, days=[(d, worst.get((service.pk, d))) for d in all_days])
+        for service, state in services_with_status
+    ]
+    states = {row.status for row in rows}
+    overall = "outage" if "outage" in states else "degraded" if "degraded" in states else "operational"
+    ongoing = list(ongoing_incidents())
+    recent = list(
+        Incident.objects.filter(status=Status.RESOLVED, resolved_at__gte=now - timedelta(days=7))
+        .prefetch_related("services")
+        .annotate(
+            last_update_message=Subquery(
+                IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-id").values("message")[:1]
+            )
+        )
+        .order_by("-resolved_at")[:10]
+    )
+    return StatusPage(
+        overall=overall,
+        services=rows,
+        ongoing=ongoing,
+        recent=recent,
+        generated_at=now,
+        first_day=first_day,
+        last_day=today,
+    )

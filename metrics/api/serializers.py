@@ -1,0 +1,33 @@
+from rest_framework import serializers
+
+
+class SampleRowSerializer(serializers.Serializer):
+    """Documents one row of the bulk body (validation itself is plain Python in ``samples_ingest``)."""
+
+    series = serializers.CharField(help_text="Series key")
+    ts = serializers.DateTimeField(help_text="ISO 8601 with offset")
+    value = serializers.FloatField()
+
+
+class SampleIngestResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    stored = serializers.IntegerField(help_text="Rows new or changed; 0 when the batch was already stored")
+
+
+class MetricSeriesSerializer(serializers.Serializer):
+    key = serializers.CharField(source="series.key")
+    label = serializers.CharField(source="series.label")
+    role = serializers.CharField(source="series.role")
+    unit = serializers.CharField(source="series.unit")
+    environment = serializers.CharField(source="series.env_label")
+    region = serializers.CharField(source="series.source.region")
+    source = serializers.CharField(source="series.source.name")
+    service = serializers.CharField(
+        source="series.service.slug", allow_null=True, default=None, help_text="Service slug"
+    )
+    latest_value = serializers.FloatField(source="latest", allow_null=True)
+    latest_ts = serializers.DateTimeField(allow_null=True)
+    previous_hour_value = serializers.FloatField(source="previous", allow_null=True)
+    breach = serializers.CharField(allow_null=True)
+    last_poll_status = serializers.CharField(source="last_poll.status", allow_null=True, default=None)
+    last_poll_message = serializers.CharField(source="last_poll.message", allow_null=True, default=None)

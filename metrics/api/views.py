@@ -1,0 +1,68 @@
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.roles import ENGINEER, READ_OPERATIONS, role_permission
+
+from .. import selectors, services
+from . import serializers as s
+
+
+class SampleIngestView(APIView):
+    """Bulk, idempotent push of samples: ``[{"series": key, "ts": ISO 8601, "value": number}, …]``.
+
+    All or nothing: a bad row gets a 400 naming it (``rows[17].ts``) and nothing is stored.
+    """
+
+    permission_classes = [role_permission(*READ_OPERATIONS, write_roles=(ENGINEER,))]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=s.SampleRowSerializer(many=True), responses=s.SampleIngestResultSerializer)
+    def post(self, request):
+        result = services.samples_ingest(rows=_read_json(request))
+        return Response({"received": result.received, "stored": result.stored})
+
+
+class SeriesListView(APIView):
+    """Every enabled series with its latest value, the value an hour before and its last poll."""
+
+    permission_classes = [role_permission(*READ_OPERATIONS)]
+
+    @extend_schema(responses=s.MetricSeriesSerializer(many=True))
+    def get(self, request):
+        groups = selectors.series_snapshots(now=timezone.now(), with_chart=False)
+        rows = [row for group in groups for row in group.rows]
+        return Response(s.MetricSeriesSerializer(rows, many=True).data)
+
+
+def _read_json(request):
+    """The JSON body, read straight from the stream with its own size cap.
+
+    Bulk pushes are larger than Django's form-oriented ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    (a 50,000-row batch is ~4 MB), so this endpoint reads the raw stream up to
+    ``METRICS_INGEST_MAX_BYTES`` instead of going through ``request.body``.
+    """
+    limit = settings.METRICS_INGEST_MAX_BYTES
+    django_request = request._request
+    length = int(django_request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit:
+        raise ValidationError({"non_field_errors": [f"The body is {length} bytes; at most {limit} per request."]})
+    if not django_request.content_type.startswith("application/json"):
+        raise ValidationError({"non_field_errors": ["Send the samples as application/json."]})
+    raw = django_request.read(limit + 1)
+    if len(raw) > limit:
+        raise ValidationError({"non_field_errors": [f"The body is larger than {limit} bytes."]})
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise ValidationError({"non_field_errors": [f"Malformed JSON: {exc}"]}) from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")

@@ -1,0 +1,193 @@
+"""Reads of metric data, shaped for the page, the digest and the availability report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Max, OuterRef, Q, Subquery
+
+from .choices import COUNT_ROLES, Breach, PollStatus, ThresholdDirection
+from .models import MetricRollup, MetricSample, MetricSeries, PollResult
+
+# --- for the monthly availability report (reports app) -------------------------------
+
+
+def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float]]:
+    """``(service_id, ts, value)`` of every sample of series with this role and a service, ``start <= ts < end``.
+
+    Hours already rolled up (older than the retention period) come back as one point at
+    the start of the hour: the sum for count roles such as ``http_5xx``, else the mean.
+    """
+    base = Q(series__role=role, series__service__isnull=False)
+    rows = list(
+        MetricSample.objects.filter(base, ts__gte=start, ts__lt=end)
+        .order_by("series__service_id", "ts")
+        .values_list("series__service_id", "ts", "value")
+    )
+    rollups = MetricRollup.objects.filter(base, hour__gte=start, hour__lt=end).values_list(
+        "series__service_id", "hour", "total", "count"
+    )
+    summed = role in COUNT_ROLES
+    rows.extend((sid, hour, total if summed else total / count) for sid, hour, total, count in rollups if count)
+    if rollups:
+        rows.sort(key=lambda row: (row[0], row[1]))
+    return rows
+
+
+def no_data_windows(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
+    """``(service_id, window_start, window_end)`` of polls that found no data or failed, clipped to ``[start, end)``.
+
+    The report shows these as gaps ("no data"), so a silent source never reads as zero errors.
+    """
+    polls = (
+        PollResult.objects.filter(
+            series__role=role,
+            series__service__isnull=False,
+            status__in=(PollStatus.NO_DATA, PollStatus.ERROR),
+            window_start__lt=end,
+            window_end__gt=start,
+        )
+        .order_by("series__service_id", "window_start")
+        .values_list("series__service_id", "window_start", "window_end")
+    )
+    return [(sid, max(ws, start), min(we, end)) for sid, ws, we in polls]
+
+
+# --- for the /metrics/ page and the hourly digest -----------------------------------
+
+
+@dataclass
+class SeriesSnapshot:
+    """What a page row or digest line needs about one series at one moment."""
+
+    series: MetricSeries
+    latest_ts: datetime | None = None
+    latest: float | None = None
+    previous: float | None = None  # the value about an hour before the latest
+    last_poll: PollResult | None = None
+    chart: list[tuple[datetime, float]] = field(default_factory=list)
+
+    @property
+    def has_data(self) -> bool:
+        return self.latest is not None
+
+    @property
+    def change(self) -> float | None:
+        if self.latest is None or self.previous is None:
+            return None
+        return self.latest - self.previous
+
+    @property
+    def change_percent(self) -> float | None:
+        if self.change is None or not self.previous:
+            return None
+        return 100.0 * self.change / abs(self.previous)
+
+    @property
+    def failed(self) -> bool:
+        return self.last_poll is not None and self.last_poll.status != PollStatus.OK
+
+    @property
+    def breach(self) -> str | None:
+        return threshold_breach(self.series, self.latest)
+
+
+def threshold_breach(series: MetricSeries, value: float | None) -> str | None:
+    """``critical``/``warning`` when ``value`` is past a threshold in the bad direction; None otherwise."""
+    if value is None:
+        return None
+    below = series.threshold_direction == ThresholdDirection.BELOW
+    for level, limit in ((Breach.CRITICAL, series.critical_threshold), (Breach.WARNING, series.warning_threshold)):
+        if limit is not None and (value <= limit if below else value >= limit):
+            return level
+    return None
+
+
+@dataclass
+class SnapshotGroup:
+    environment: str
+    region: str
+    rows: list[SeriesSnapshot]
+
+
+def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool = True) -> list[SnapshotGroup]:
+    """Every enabled series with its latest value, the value an hour before, its last poll and chart.
+
+    A fixed number of queries whatever the number of series: latest values come from one
+    grouped query, the hour-ago values from one more, charts from one range query.
+    """
+    series = list(MetricSeries.objects.filter(enabled=True).select_related("source", "service"))
+    if not series:
+        return []
+    ids = [s.pk for s in series]
+    samples = MetricSample.objects.filter(series_id__in=ids, ts__lte=now)
+    latest_ts = dict(samples.values("series_id").annotate(m=Max("ts")).values_list("series_id", "m"))
+    latest = {
+        sid: (ts, value)
+        for sid, ts, value in MetricSample.objects.filter(
+            Q(*[Q(series_id=sid, ts=ts) for sid, ts in latest_ts.items()], _connector=Q.OR) if latest_ts else Q(pk=None)
+        ).values_list("series_id", "ts", "value")
+    }
+    # The previous hour's value: the newest sample at least an hour older than the latest one.
+    previous = {}
+    if latest_ts:
+        cond = Q(*[Q(series_id=sid, ts__lte=ts - timedelta(hours=1)) for sid, ts in latest_ts.items()], _connector=Q.OR)
+        prev_rows = (
+            MetricSample.objects.filter(cond).values("series_id").annotate(m=Max("ts")).values_list("series_id", "m")
+        )
+        prev_rows = list(prev_rows)
+        wanted = Q(*[Q(series_id=sid, ts=ts) for sid, ts in prev_rows], _connector=Q.OR)
+        if prev_rows:
+            previous = dict(MetricSample.objects.filter(wanted).values_list("series_id", "value"))
+    last_poll_id = Subquery(PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at").values("pk")[:1])
+    poll_ids = [
+        pk for pk in MetricSeries.objects.filter(pk__in=ids).annotate(p=last_poll_id).values_list("p", flat=True) if pk
+    ]
+    polls = {p.series_id: p for p in PollResult.objects.filter(pk__in=poll_ids)}
+    charts: dict[int, list] = {sid: [] for sid in ids}
+    if with_chart:
+        rows = samples.filter(ts__gt=now - timedelta(hours=chart_hours)).order_by("series_id", "ts")
+        for sid, ts, value in rows.values_list("series_id", "ts", "value"):
+            charts[sid].append((ts, value))
+    groups: dict[tuple[str, str], list[SeriesSnapshot]] = {}
+    for s in series:
+        ts, value = latest.get(s.pk, (None, None))
+        snap = SeriesSnapshot(
+            series=s,
+            latest_ts=ts,
+            latest=value,
+            previous=previous.get(s.pk),
+            last_poll=polls.get(s.pk),
+            chart=charts[s.pk],
+        )
+        groups.setdefault((s.env_label, s.source.region), []).append(snap)
+    order = {"production": 0, "staging": 1}
+    return [
+        SnapshotGroup(environment=env, region=region, rows=sorted(rows, key=lambda r: r.series.label.lower()))
+        for (env, region), rows in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0]))
+    ]
+
+
+def failed_polls(*, series_ids: list[int] | None = None) -> list[PollResult]:
+    """The latest poll of each enabled series when it was not OK: what the page lists as failing."""
+    last = Subquery(PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at").values("pk")[:1])
+    qs = MetricSeries.objects.filter(enabled=True)
+    if series_ids is not None:
+        qs = qs.filter(pk__in=series_ids)
+    ids = [pk for pk in qs.annotate(p=last).values_list("p", flat=True) if pk]
+    return list(
+        PollResult.objects.filter(pk__in=ids)
+        .exclude(status=PollStatus.OK)
+        .select_related("series__source")
+        .order_by("series__source__name", "series__key")
+    )
+
+
+def last_ok_window_end(*, series_id: int) -> datetime | None:
+    return (
+        PollResult.objects.filter(series_id=series_id, status=PollStatus.OK)
+        .order_by("-window_end")
+        .values_list("window_end", flat=True)
+        .first()
+    )

@@ -1,0 +1,190 @@
+"""Bulk sample ingest: the push API and the pollers both end in ``samples_upsert``.
+
+Huge payloads (hundreds of thousands of rows) are validated with plain Python rather than a
+serializer per row, series keys are resolved with one query, and rows are written in
+set-based statements: on PostgreSQL a ``COPY`` into a staging table and one
+``INSERT … SELECT … ON CONFLICT``, elsewhere a batched ``INSERT … ON CONFLICT``. Conflicting rows are
+only rewritten when the value differs, so re-sending a batch writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from ..models import MetricSample, MetricSeries
+
+SQLITE_CHUNK = 300  # 3 parameters per row, under SQLite's 999-variable limit on old builds
+MAX_REPORTED_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int  # rows in the request
+    stored: int  # rows inserted or changed (0 when the batch was already stored)
+
+
+def samples_ingest(*, rows: Any) -> IngestResult:
+    """Validate a pushed list of ``{"series": key, "ts": ISO 8601, "value": number}`` and upsert it.
+
+    All or nothing: any bad row raises ``ValidationError`` naming the row (``rows[17].ts``)
+    before anything is written.
+    """
+    if not isinstance(rows, list):
+        raise ValidationError({"non_field_errors": ['Send a JSON list of {"series", "ts", "value"} objects.']})
+    limit = settings.METRICS_INGEST_MAX_ROWS
+    if len(rows) > limit:
+        raise ValidationError({"non_field_errors": [f"At most {limit} rows per request; got {len(rows)}."]})
+    if not rows:
+        return IngestResult(received=0, stored=0)
+
+    errors: dict[str, list[str]] = {}
+    parsed: list[tuple[str, datetime, float]] = []
+    ts_cache: dict[str, datetime] = {}
+    append = parsed.append
+    for index, row in enumerate(rows):
+        try:
+            key, raw_ts, value = row["series"], row["ts"], row["value"]
+        except (TypeError, KeyError, IndexError):
+            _row_error(errors, index, row)
+            continue
+        ts = ts_cache.get(raw_ts) if type(raw_ts) is str else None
+        if ts is None:
+            ts = _parse_ts(raw_ts)
+            if ts is None:
+                errors.setdefault(f"rows[{index}].ts", []).append(
+                    f"{raw_ts!r} is not an ISO 8601 time with a UTC offset, e.g. 2025-01-31T12:05:00Z."
+                )
+                continue
+            ts_cache[raw_ts] = ts
+        vtype = type(value)
+        if vtype is not float and vtype is not int:
+            errors.setdefault(f"rows[{index}].value", []).append(f"{value!r} is not a number.")
+            continue
+        if vtype is float and not math.isfinite(value):
+            errors.setdefault(f"rows[{index}].value", []).append("Value must be a finite number.")
+            continue
+        if type(key) is not str or not key:
+            errors.setdefault(f"rows[{index}].series", []).append("Give the series key as a string.")
+            continue
+        append((key, ts, value))
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
+    if errors:
+        raise ValidationError(_limited(errors))
+
+    keys = {key for key, _, _ in parsed}
+    ids = dict(MetricSeries.objects.filter(key__in=keys).values_list("key", "pk"))
+    if len(ids) != len(keys):
+        for index, (key, _, _) in enumerate(parsed):
+            if key not in ids:
+                errors.setdefault(f"rows[{index}].series", []).append(f"Unknown series {key!r}.")
+                if len(errors) >= MAX_REPORTED_ERRORS:
+                    break
+        raise ValidationError(_limited(errors))
+
+    stored = samples_upsert(points=((ids[key], ts, value) for key, ts, value in parsed))
+    return IngestResult(received=len(rows), stored=stored)
+
+
+def samples_upsert(*, points: Iterable[tuple[int, datetime, float]]) -> int:
+    """Insert or update ``(series_id, ts, value)`` rows atomically; return how many were new or changed.
+
+    Duplicates inside one call are collapsed (last wins) because one statement may not touch
+    a row twice. Safe to run concurrently: two pollers storing the same window race on the
+    unique (series, ts) constraint and PostgreSQL serialises them into one row.
+    """
+    unique: dict[tuple[int, datetime], float] = {}
+    for series_id, ts, value in points:
+        unique[(series_id, ts)] = value
+    if not unique:
+        return 0
+    # Sorted rows keep concurrent upserts from deadlocking on each other's index locks.
+    ordered = sorted(unique.items())
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _upsert_postgresql(ordered)
+        return _upsert_generic(ordered)
+
+
+def _upsert_postgresql(ordered: list[tuple[tuple[int, datetime], float]]) -> int:
+    """COPY the rows into a temporary staging table, then one ``INSERT … SELECT … ON CONFLICT``.
+
+    COPY is the cheapest way to hand PostgreSQL many rows (psycopg formats them in C);
+    the staging table has no index, and the final statement does the set-based upsert.
+    """
+    table = MetricSample._meta.db_table
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE metrics_ingest_stage (series_id bigint, ts timestamptz, value float8) "
+            "ON COMMIT DROP"
+        )
+        with cursor.copy("COPY metrics_ingest_stage (series_id, ts, value) FROM STDIN") as copy:
+            write = copy.write_row
+            for (series_id, ts), value in ordered:
+                write((series_id, ts, value))
+        cursor.execute(
+            f"INSERT INTO {table} (series_id, ts, value) "
+            "SELECT series_id, ts, value FROM metrics_ingest_stage "
+            "ON CONFLICT (series_id, ts) DO UPDATE SET value = EXCLUDED.value "
+            f"WHERE {table}.value IS DISTINCT FROM EXCLUDED.value"
+        )
+        stored = max(cursor.rowcount, 0)
+        # Dropped now rather than at commit: the caller may be inside a longer transaction.
+        cursor.execute("DROP TABLE metrics_ingest_stage")
+    return stored
+
+
+def _upsert_generic(ordered: list[tuple[tuple[int, datetime], float]]) -> int:
+    table = MetricSample._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    stored = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), SQLITE_CHUNK):
+            chunk = ordered[start : start + SQLITE_CHUNK]
+            placeholders = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            params: list = []
+            for (series_id, ts), value in chunk:
+                params += [series_id, adapt(ts), float(value)]
+            cursor.execute(
+                f"INSERT INTO {table} (series_id, ts, value) VALUES {placeholders} "
+                "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value "
+                f"WHERE {table}.value IS NOT excluded.value",
+                params,
+            )
+            stored += max(cursor.rowcount, 0)
+    return stored
+
+
+def _parse_ts(raw: Any) -> datetime | None:
+    if type(raw) is not str:
+        return None
+    try:
+        ts = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def _row_error(errors: dict, index: int, row: Any) -> None:
+    if not isinstance(row, dict):
+        errors.setdefault(f"rows[{index}]", []).append('Each row must be an object with "series", "ts" and "value".')
+        return
+    for name in ("series", "ts", "value"):
+        if name not in row:
+            errors.setdefault(f"rows[{index}].{name}", []).append("This field is required.")
+
+
+def _limited(errors: dict) -> dict:
+    if len(errors) >= MAX_REPORTED_ERRORS:
+        errors["non_field_errors"] = [f"Stopped after {MAX_REPORTED_ERRORS} bad rows; nothing was stored."]
+    return errors

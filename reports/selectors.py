@@ -1,0 +1,541 @@
+"""The monthly availability report, computed once as a plain dataclass.
+
+The HTML preview, the PDF, the CSV export and ``GET /api/v1/uptime/`` all render the
+``Report`` returned by :func:`monthly_report`, so their numbers cannot disagree.
+
+Cost is a constant number of queries whatever the month holds: the incidents overlapping
+this month or the previous one, their update logs, their services (prefetched in bulk),
+the services, the start of recorded history, plus the two metric reads for the 5xx part.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.choices import OUTAGE_SEVERITIES, Status
+from incidents.models import Incident, IncidentUpdate, Service
+from incidents.selectors import incidents_overlapping, severity_periods
+
+from .choices import WORST_HOURS
+from .models import MonthlyReport
+from .uptime import IntervalSet, Month, error_budget_used, merge_intervals, union_seconds, uptime_percent
+
+logger = logging.getLogger(__name__)
+
+HTTP_5XX_ROLE = "http_5xx"
+
+
+class FutureMonth(ValueError):
+    """The month has not started yet in the reporting time zone."""
+
+
+@dataclass
+class IncidentRow:
+    """One incident as the report lists it under a service."""
+
+    ticket: str
+    title: str
+    url: str
+    severity: int  # the highest severity (lowest number) it had during the month
+    status: str
+    status_label: str
+    started_at: datetime
+    resolved_at: datetime | None
+    outage_seconds: float  # time at Sev 1-2 inside the month
+    postmortem: str  # "written", "missing", "pending" (still open) or "not required"
+    postmortem_label: str
+
+    @property
+    def is_ongoing(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass
+class HourCount:
+    start: datetime  # local time in the reporting zone
+    value: float
+
+
+@dataclass
+class ServiceReport:
+    """A service's numbers for the month. ``None`` always means "no data", never zero."""
+
+    id: int
+    slug: str
+    name: str
+    slo_target: float
+    period_seconds: float
+    downtime_seconds: float
+    previous_downtime_seconds: float | None
+    previous_period_seconds: float
+    incidents: list[IncidentRow] = field(default_factory=list)
+    http_5xx_outside: float | None = None
+    http_5xx_total: float | None = None
+    http_5xx_coverage: float | None = None  # percent of the period with 5xx data
+    worst_hours: list[HourCount] = field(default_factory=list)
+
+    @property
+    def uptime_percent(self) -> float:
+        """Rounded to 3 decimals: the figure every output shows and SLO checks use."""
+        return round(uptime_percent(self.downtime_seconds, self.period_seconds), 3)
+
+    @property
+    def downtime_seconds_rounded(self) -> int:
+        return round(self.downtime_seconds)
+
+    @property
+    def previous_uptime_percent(self) -> float | None:
+        if self.previous_downtime_seconds is None:
+            return None
+        return round(uptime_percent(self.previous_downtime_seconds, self.previous_period_seconds), 3)
+
+    @property
+    def change_from_previous(self) -> float | None:
+        """Percentage points; positive is better than last month."""
+        previous = self.previous_uptime_percent
+        return None if previous is None else round(self.uptime_percent - previous, 3)
+
+    @property
+    def slo_met(self) -> bool:
+        return self.uptime_percent >= self.slo_target
+
+    @property
+    def error_budget_used(self) -> float | None:
+        used = error_budget_used(self.downtime_seconds, self.period_seconds, self.slo_target)
+        return None if used is None else round(used, 1)
+
+    @property
+    def allowed_downtime_seconds(self) -> float:
+        return self.period_seconds * (100.0 - self.slo_target) / 100.0
+
+    @property
+    def incident_count(self) -> int:
+        return len(self.incidents)
+
+    @property
+    def by_severity(self) -> dict[int, int]:
+        counts = dict.fromkeys((1, 2, 3, 4), 0)
+        for row in self.incidents:
+            counts[row.severity] += 1
+        return counts
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        """Mean time from start of impact to resolution over the month's resolved incidents."""
+        durations = [(r.resolved_at - r.started_at).total_seconds() for r in self.incidents if r.resolved_at]
+        return sum(durations) / len(durations) if durations else None
+
+    @property
+    def postmortems_missing(self) -> int:
+        return sum(1 for r in self.incidents if r.postmortem == "missing")
+
+    @property
+    def major_incidents(self) -> list[IncidentRow]:
+        """Incidents that reached Sev 1-2 in the month: they make the downtime."""
+        return [r for r in self.incidents if r.severity <= 2]
+
+    @property
+    def minor_incidents(self) -> list[IncidentRow]:
+        return [r for r in self.incidents if r.severity > 2]
+
+    def api_row(self) -> dict:
+        """The row of ``GET /api/v1/uptime/`` and of the CSV; the PDF shows the same values."""
+        return {
+            "service": self.slug,
+            "service_name": self.name,
+            "uptime_percent": self.uptime_percent,
+            "downtime_seconds": self.downtime_seconds_rounded,
+            "incident_count": self.incident_count,
+            "http_5xx_outside_incidents": _number(self.http_5xx_outside),
+            "http_5xx_coverage_percent": None if self.http_5xx_coverage is None else round(self.http_5xx_coverage, 1),
+            "slo_target": self.slo_target,
+            "slo_met": self.slo_met,
+            "error_budget_used_percent": self.error_budget_used,
+            "previous_uptime_percent": self.previous_uptime_percent,
+            "change_from_previous_month": self.change_from_previous,
+            "incidents_by_severity": {str(k): v for k, v in self.by_severity.items()},
+            "mttr_seconds": None if self.mttr_seconds is None else round(self.mttr_seconds),
+            "postmortems_missing": self.postmortems_missing,
+        }
+
+
+@dataclass
+class Report:
+    month: Month
+    time_zone: str
+    start: datetime
+    end: datetime
+    period_end: datetime  # end, or now for the month in progress
+    computed_at: datetime
+    services: list[ServiceReport]
+    metrics_available: bool
+    automation: dict | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.period_end >= self.end
+
+    @property
+    def period_seconds(self) -> float:
+        return (self.period_end - self.start).total_seconds()
+
+    @property
+    def local_start(self) -> datetime:
+        return self.start.astimezone(ZoneInfo(self.time_zone))
+
+    @property
+    def local_end(self) -> datetime:
+        return self.period_end.astimezone(ZoneInfo(self.time_zone))
+
+    @property
+    def services_meeting_slo(self) -> int:
+        return sum(1 for s in self.services if s.slo_met)
+
+    @property
+    def services_missing_slo(self) -> list[ServiceReport]:
+        return [s for s in self.services if not s.slo_met]
+
+    @property
+    def incidents(self) -> list[IncidentRow]:
+        """Every incident of the month once, even when it affected several services."""
+        seen: dict[str, IncidentRow] = {}
+        for service in self.services:
+            for row in service.incidents:
+                seen.setdefault(row.ticket, row)
+        return sorted(seen.values(), key=lambda r: (r.started_at, r.ticket))
+
+    @property
+    def total_downtime_seconds(self) -> float:
+        return sum(s.downtime_seconds for s in self.services)
+
+    @property
+    def worst_service(self) -> ServiceReport | None:
+        worst = max(self.services, key=lambda s: s.downtime_seconds, default=None)
+        return worst if worst and worst.downtime_seconds > 0 else None
+
+    @property
+    def http_5xx_outside_total(self) -> float | None:
+        values = [s.http_5xx_outside for s in self.services if s.http_5xx_outside is not None]
+        return sum(values) if values else None
+
+    @property
+    def postmortems_missing(self) -> int:
+        return sum(1 for r in self.incidents if r.postmortem == "missing")
+
+    @property
+    def major_incidents(self) -> list[IncidentRow]:
+        """Incidents that reached Sev 1-2 in the month: they make the downtime."""
+        return [r for r in self.incidents if r.severity <= 2]
+
+    @property
+    def minor_incidents(self) -> list[IncidentRow]:
+        return [r for r in self.incidents if r.severity > 2]
+
+    def api_rows(self) -> list[dict]:
+        return [s.api_row() for s in self.services]
+
+
+def _number(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def report_time_zone() -> str:
+    return settings.REPORT_TIME_ZONE
+
+
+def last_complete_month(*, now: datetime | None = None, tz: str | None = None) -> Month:
+    return Month.containing(now or timezone.now(), tz or report_time_zone()).previous()
+
+
+def check_month(month: Month, *, now: datetime | None = None, tz: str | None = None) -> None:
+    """Refuse a month that has not begun; the message is shown to the user as is."""
+    now = now or timezone.now()
+    start, _ = month.bounds(tz or report_time_zone())
+    if start > now:
+        raise FutureMonth(f"{month.label} has not started yet, so there is nothing to report.")
+
+
+def _postmortem_query_name() -> str | None:
+    """The reverse one-to-one query name of ``incidents.Postmortem`` if that model exists.
+
+    Postmortems are built by another part of Beacon; looking the relation up instead of
+    importing it keeps the report working before and after that model lands.
+    """
+    for rel in Incident._meta.related_objects:
+        if rel.one_to_one and rel.related_model.__name__ == "Postmortem":
+            return rel.name
+    return None
+
+
+def _postmortem_status(data: IncidentData, worst_severity: int) -> tuple[str, str]:
+    if data.postmortem_id is not None:
+        return "written", "Written"
+    if worst_severity not in OUTAGE_SEVERITIES:
+        return "not required", "Not required"
+    if data.status != Status.RESOLVED:
+        return "pending", "After resolution"
+    return "missing", "Missing"
+
+
+class IncidentData(NamedTuple):
+    """The columns of an incident the report reads (plain tuples: thousands load in milliseconds)."""
+
+    id: int
+    ticket: str
+    title: str
+    severity: int
+    status: str
+    started_at: datetime
+    resolved_at: datetime | None
+    postmortem_id: int | None
+
+
+class UpdateData(NamedTuple):
+    """What ``severity_periods`` reads from an update."""
+
+    status: str
+    severity: int
+    effective_at: datetime
+
+
+def _incidents(start: datetime, end: datetime) -> tuple[list[IncidentData], dict[int, list], dict[int, list[int]]]:
+    """Incidents overlapping ``[start, end)``, their update logs and service ids: three queries."""
+    pm = _postmortem_query_name()
+    fields = ["id", "ticket", "title", "severity", "status", "started_at", "resolved_at"]
+    if pm:
+        fields.append(f"{pm}__id")
+    overlapping = incidents_overlapping(Incident.objects.all(), start=start, end=end)
+    incidents = [
+        IncidentData(*row) if pm else IncidentData(*row, None)
+        for row in overlapping.order_by("started_at", "id").values_list(*fields)
+    ]
+    ids = overlapping.values("id")
+    updates: dict[int, list[UpdateData]] = defaultdict(list)
+    for incident_id, *rest in (
+        IncidentUpdate.objects.filter(incident__in=ids)
+        .order_by("incident_id", "id")
+        .values_list("incident_id", "status", "severity", "effective_at")
+    ):
+        updates[incident_id].append(UpdateData(*rest))
+    services: dict[int, list[int]] = defaultdict(list)
+    for incident_id, service_id in Incident.services.through.objects.filter(incident__in=ids).values_list(
+        "incident_id", "service_id"
+    ):
+        services[incident_id].append(service_id)
+    return incidents, updates, services
+
+
+def monthly_report(
+    *, month: Month, now: datetime | None = None, tz: str | None = None, include_http_5xx: bool = True
+) -> Report:
+    """Compute the whole report for ``month`` (see the module docstring for what it costs).
+
+    ``include_http_5xx=False`` skips the metric reads (they load every sample of the month)
+    for callers that need availability only.
+    """
+    now = now or timezone.now()
+    tz = tz or report_time_zone()
+    check_month(month, now=now, tz=tz)
+    start, end = month.bounds(tz)
+    period_end = min(end, now)
+    prev_start, _ = month.previous().bounds(tz)
+    url_template = reverse("incidents:detail", args=["TICKET"])
+
+    outage: dict[int, list] = defaultdict(list)  # service id -> Sev 1-2 intervals
+    windows: dict[int, list] = defaultdict(list)  # service id -> intervals at any severity
+    rows: dict[int, list[IncidentRow]] = defaultdict(list)
+    incidents, updates, incident_services = _incidents(prev_start, period_end)
+    for incident in incidents:
+        periods = severity_periods(incident, updates.get(incident.id, []))
+        sev12 = [(p.start, p.end) for p in periods if p.severity in OUTAGE_SEVERITIES]
+        spans = [(p.start, p.end) for p in periods]
+        in_month = incident.started_at < period_end and (incident.resolved_at is None or incident.resolved_at > start)
+        row = None
+        if in_month:
+            month_sevs = [p.severity for p in periods if p.start < period_end and (p.end or now) > start]
+            severity = min(month_sevs or [incident.severity])
+            worst_ever = min([p.severity for p in periods] or [incident.severity])
+            code, label = _postmortem_status(incident, worst_ever)
+            row = IncidentRow(
+                ticket=incident.ticket,
+                title=incident.title,
+                url=url_template.replace("TICKET", incident.ticket),
+                severity=severity,
+                status=incident.status,
+                status_label=str(Status(incident.status).label),
+                started_at=incident.started_at,
+                resolved_at=incident.resolved_at,
+                outage_seconds=union_seconds(sev12, start=start, end=period_end, now=now),
+                postmortem=code,
+                postmortem_label=label,
+            )
+        for service_id in incident_services.get(incident.id, []):
+            outage[service_id].extend(sev12)
+            windows[service_id].extend(spans)
+            if row is not None:
+                rows[service_id].append(row)
+
+    has_history = Incident.objects.filter(started_at__lt=start).exists()
+    service_qs = Service.objects.filter(Q(is_active=True) | Q(pk__in=list(rows))).order_by("name", "pk")
+    period = (period_end - start).total_seconds()
+    prev_period = (start - prev_start).total_seconds()
+    services = [
+        ServiceReport(
+            id=service.pk,
+            slug=service.slug,
+            name=service.name,
+            slo_target=float(service.slo_target),
+            period_seconds=period,
+            downtime_seconds=union_seconds(outage[service.pk], start=start, end=period_end, now=now),
+            previous_downtime_seconds=(
+                union_seconds(outage[service.pk], start=prev_start, end=start, now=now) if has_history else None
+            ),
+            previous_period_seconds=prev_period,
+            incidents=rows[service.pk],
+        )
+        for service in service_qs
+    ]
+    metrics_available = include_http_5xx and _add_http_5xx(
+        services, windows, start=start, end=period_end, now=now, tz=tz
+    )
+    return Report(
+        month=month,
+        time_zone=tz,
+        start=start,
+        end=end,
+        period_end=period_end,
+        computed_at=now,
+        services=services,
+        metrics_available=metrics_available,
+        automation=_automation(start, period_end),
+    )
+
+
+def _add_http_5xx(
+    services: list[ServiceReport], windows: dict[int, list], *, start: datetime, end: datetime, now: datetime, tz: str
+) -> bool:
+    """Fill in 5xx responses outside every incident window of each service.
+
+    A service with neither samples nor recorded gaps has no 5xx series: it stays ``None``
+    ("no data"). Recorded "no data" windows reduce the coverage; they are never counted
+    as zero errors.
+    """
+    try:
+        from metrics.selectors import no_data_windows, role_samples
+    except ImportError:
+        return False
+    by_id = {s.id: s for s in services}
+    inside = {sid: IntervalSet(merge_intervals(spans, start=start, end=end, now=now)) for sid, spans in windows.items()}
+    zone = ZoneInfo(tz)
+    outside: dict[int, float] = defaultdict(float)
+    total: dict[int, float] = defaultdict(float)
+    hours: dict[int, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
+    seen: set[int] = set()
+    for service_id, ts, value in role_samples(role=HTTP_5XX_ROLE, start=start, end=end):
+        if service_id not in by_id or value is None:
+            continue
+        seen.add(service_id)
+        total[service_id] += value
+        window = inside.get(service_id)
+        if window and ts in window:
+            continue
+        outside[service_id] += value
+        if value:
+            hour = ts.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+            hours[service_id][hour] += value
+    gaps: dict[int, list] = defaultdict(list)
+    for service_id, gap_start, gap_end in no_data_windows(role=HTTP_5XX_ROLE, start=start, end=end):
+        if service_id in by_id:
+            gaps[service_id].append((gap_start, gap_end))
+    for service_id, service in by_id.items():
+        if service_id not in seen:
+            # No samples at all: the month is unobserved, whether or not gaps were recorded.
+            if gaps.get(service_id):
+                service.http_5xx_coverage = 0.0
+            continue
+        service.http_5xx_total = total[service_id]
+        service.http_5xx_outside = outside[service_id]
+        missing = union_seconds(gaps.get(service_id, []), start=start, end=end, now=now)
+        service.http_5xx_coverage = 100.0 * (1 - missing / service.period_seconds) if service.period_seconds else None
+        worst = sorted(hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        service.worst_hours = [HourCount(start=hour, value=value) for hour, value in worst]
+    return True
+
+
+def _automation(start: datetime, end: datetime) -> dict | None:
+    """Automation savings for the same period, when the automation app provides them."""
+    try:
+        from automation.selectors import roi_summary
+    except ImportError:
+        return None
+    return roi_summary(start=start, end=end)
+
+
+def report_versions(month: Month) -> list[MonthlyReport]:
+    return list(
+        MonthlyReport.objects.filter(month=month.first_day)
+        .select_related("generated_by")
+        .prefetch_related("emails")
+        .order_by("-version")
+    )
+
+
+def latest_version(month: Month) -> MonthlyReport | None:
+    return MonthlyReport.objects.filter(month=month.first_day).order_by("-version").first()
+
+
+@dataclass
+class MonthEntry:
+    month: Month
+    complete: bool
+    versions: list[MonthlyReport]
+
+    @property
+    def latest(self) -> MonthlyReport | None:
+        return self.versions[0] if self.versions else None
+
+    @property
+    def last_email(self):
+        for version in self.versions:
+            emails = list(version.emails.all())
+            if emails:
+                return emails[0]
+        return None
+
+
+def report_months(*, now: datetime | None = None, tz: str | None = None, limit: int = 60) -> list[MonthEntry]:
+    """One entry per month, newest first: from the first incident (or report) to this month.
+
+    Three queries in all, whatever the number of months or versions.
+    """
+    now = now or timezone.now()
+    tz = tz or report_time_zone()
+    current = Month.containing(now, tz)
+    first_incident = Incident.objects.order_by("started_at").values_list("started_at", flat=True).first()
+    reports = list(MonthlyReport.objects.select_related("generated_by").prefetch_related("emails"))
+    earliest = current
+    if first_incident:
+        earliest = min(earliest, Month.containing(first_incident, tz))
+    for report in reports:
+        earliest = min(earliest, Month(report.month.year, report.month.month))
+    by_month: dict[Month, list[MonthlyReport]] = defaultdict(list)
+    for report in sorted(reports, key=lambda r: -r.version):
+        by_month[Month(report.month.year, report.month.month)].append(report)
+    entries = []
+    month = current
+    while month >= earliest and len(entries) < limit:
+        entries.append(MonthEntry(month=month, complete=month != current, versions=by_month.get(month, [])))
+        month = month.previous()
+    return entries

@@ -1,0 +1,94 @@
+"""`/status/`: public, read-only, switchable off."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anyone_on_the_intranet_sees_the_status_page_without_logging_in(client, services):
+    response = client.get("/status/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "All systems operational" in html
+    assert "Web Storefront" in html and "Payments" in html
+    assert "No incidents were resolved in the last 7 days." in html
+    assert "public" in response["Cache-Control"]
+    assert '<meta http-equiv="refresh" content="60">' in html
+
+
+def test_the_status_page_can_be_switched_off(client, services, settings):
+    settings.STATUS_PAGE_ENABLED = False
+    assert client.get("/status/").status_code == 404
+
+
+def test_an_ongoing_outage_shows_in_the_banner_with_its_latest_update(client, make_incident, now):
+    make_incident(
+        started_at=now - timedelta(hours=2),
+        severity=1,
+        on=("payments",),
+        title="Card payments failing",
+        updates=[{"message": "We found the cause and are deploying a fix.", "status": "identified"}],
+    )
+
+    html = client.get("/status/").content.decode()
+
+    assert "Major outage in progress" in html
+    assert "Card payments failing" in html
+    assert "We found the cause and are deploying a fix." in html
+    payments = html[html.index('data-service="payments"') :]
+    assert 'status-pill outage">Outage' in payments[:400]
+
+
+def test_a_minor_incident_shows_as_degraded(client, make_incident, now):
+    make_incident(started_at=now - timedelta(hours=2), severity=3)
+    assert "Some systems are degraded" in client.get("/status/").content.decode()
+
+
+def test_the_ninety_day_strip_marks_days_with_incidents(client, make_incident, now):
+    make_incident(started_at=now - timedelta(days=3, hours=1), resolved_at=now - timedelta(days=3), severity=2)
+    make_incident(started_at=now - timedelta(days=200), resolved_at=now - timedelta(days=199), severity=1)
+
+    html = client.get("/status/").content.decode()
+
+    web = html[html.index('data-service="web"') :]
+    strip = web[web.index('<div class="day-strip"') :]
+    strip = strip[: strip.index("</div>")]
+    assert strip.count("<span") == 90
+    assert strip.count('class="sev-2"') in (1, 2)  # one day, or two if it crossed midnight
+    assert 'class="sev-1"' not in strip  # 200 days ago is off the strip
+
+
+def test_recently_resolved_incidents_are_listed_with_their_resolution(client, make_incident, now):
+    make_incident(
+        started_at=now - timedelta(days=2),
+        resolved_at=now - timedelta(days=2) + timedelta(hours=1),
+        title="Search was slow",
+    )
+
+    html = client.get("/status/").content.decode()
+
+    recent = html[html.index('id="recent"') :]
+    assert "Search was slow" in recent and "Fixed." in recent
+
+
+def test_the_status_page_query_count_does_not_grow_with_history(client, make_incident, now):
+    make_incident(started_at=now - timedelta(days=1), resolved_at=now - timedelta(hours=20))
+    make_incident(started_at=now - timedelta(hours=3), severity=3)
+    with CaptureQueriesContext(connection) as few:
+        client.get("/status/")
+    for days in range(2, 40):
+        make_incident(
+            started_at=now - timedelta(days=days),
+            resolved_at=now - timedelta(days=days) + timedelta(hours=3),
+            on=("web", "payments"),
+        )
+    make_incident(started_at=now - timedelta(hours=1), severity=2)
+    with CaptureQueriesContext(connection) as many:
+        client.get("/status/")
+
+    assert len(many) == len(few)
