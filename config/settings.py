@@ -40,6 +40,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -356,21 +366,11 @@ BATCH_BASELINE_RUNS = env_int("BATCH_BASELINE_RUNS", 14)
 BATCH_MIN_BASELINE_RUNS = env_int("BATCH_MIN_BASELINE_RUNS", 3)
 
 
-def _batch_env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-
-
-BATCH_LONG_FACTOR = _batch_env_float("BATCH_LONG_FACTOR", 1.5)
-BATCH_SHORT_FACTOR = _batch_env_float("BATCH_SHORT_FACTOR", 0.25)
+BATCH_LONG_FACTOR = env_float("BATCH_LONG_FACTOR", 1.5)
+BATCH_SHORT_FACTOR = env_float("BATCH_SHORT_FACTOR", 0.25)
 # Outliers on the client page: beyond median +/- K x MAD of the previous WINDOW runs.
 BATCH_OUTLIER_WINDOW = env_int("BATCH_OUTLIER_WINDOW", 30)
-BATCH_OUTLIER_MADS = _batch_env_float("BATCH_OUTLIER_MADS", 3.0)
+BATCH_OUTLIER_MADS = env_float("BATCH_OUTLIER_MADS", 3.0)
 BATCH_OUTLIER_MIN_POINTS = env_int("BATCH_OUTLIER_MIN_POINTS", 5)
 BATCH_FAILED_LOOKBACK_DAYS = env_int("BATCH_FAILED_LOOKBACK_DAYS", 7)
 BATCH_API_MAX_ROWS = env_int("BATCH_API_MAX_ROWS", 5000)
@@ -395,23 +395,13 @@ RUNDECK_ROI_HOURS_KEY = env_str("RUNDECK_ROI_HOURS_KEY", "hours")
 RUNDECK_MAX_RETRIES = env_int("RUNDECK_MAX_RETRIES", 5)
 
 
-def _automation_env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-
-
-RUNDECK_TIMEOUT = _automation_env_float("RUNDECK_TIMEOUT", 30)
-RUNDECK_BACKOFF_FACTOR = _automation_env_float("RUNDECK_BACKOFF_FACTOR", 1.0)  # waits 1, 2, 4, 8 … seconds
-RUNDECK_BACKOFF_MAX = _automation_env_float("RUNDECK_BACKOFF_MAX", 60)
-RUNDECK_RETRY_AFTER_MAX = _automation_env_float("RUNDECK_RETRY_AFTER_MAX", 300)  # cap on a server's Retry-After
+RUNDECK_TIMEOUT = env_float("RUNDECK_TIMEOUT", 30)
+RUNDECK_BACKOFF_FACTOR = env_float("RUNDECK_BACKOFF_FACTOR", 1.0)  # waits 1, 2, 4, 8 … seconds
+RUNDECK_BACKOFF_MAX = env_float("RUNDECK_BACKOFF_MAX", 60)
+RUNDECK_RETRY_AFTER_MAX = env_float("RUNDECK_RETRY_AFTER_MAX", 300)  # cap on a server's Retry-After
 # Defaults for jobs an import creates; set the real values per job in /admin/.
-AUTOMATION_DEFAULT_MINUTES_SAVED = _automation_env_float("AUTOMATION_DEFAULT_MINUTES_SAVED", 0)
-AUTOMATION_DEFAULT_COST_PER_HOUR = _automation_env_float("AUTOMATION_DEFAULT_COST_PER_HOUR", 0)
+AUTOMATION_DEFAULT_MINUTES_SAVED = env_float("AUTOMATION_DEFAULT_MINUTES_SAVED", 0)
+AUTOMATION_DEFAULT_COST_PER_HOUR = env_float("AUTOMATION_DEFAULT_COST_PER_HOUR", 0)
 AUTOMATION_CURRENCY = env_str("AUTOMATION_CURRENCY", "$")
 AUTOMATION_IMPORT_MINUTES = env_int("AUTOMATION_IMPORT_MINUTES", 30)
 if RUNDECK_URL:
