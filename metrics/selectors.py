@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 
 from .choices import COUNT_ROLES, Breach, PollStatus, ThresholdDirection
 from .models import MetricRollup, MetricSample, MetricSeries, PollResult
 
 # --- for the monthly availability report (reports app) -------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float]]:
@@ -20,11 +24,18 @@ def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int
     the start of the hour: the sum for count roles such as ``http_5xx``, else the mean.
     """
     base = Q(series__role=role, series__service__isnull=False)
-    rows = list(
-        MetricSample.objects.filter(base, ts__gte=start, ts__lt=end)
-        .order_by("series__service_id", "ts")
-        .values_list("series__service_id", "ts", "value")
-    )
+    samples = MetricSample.objects.filter(base, ts__gte=start, ts__lt=end).order_by("series__service_id", "ts")
+    if connection.vendor == "postgresql":
+        # A month of 5-minute samples is ~9k rows per series; parsing each timestamptz in
+        # psycopg costs more than the query. Integer microseconds since the epoch (exact:
+        # EXTRACT returns numeric) turned into datetimes here take about a third of the time.
+        micros = RawSQL('(EXTRACT(EPOCH FROM "metrics_metricsample"."ts") * 1000000)::bigint', [])
+        rows = [
+            (sid, _EPOCH + timedelta(microseconds=us), value)
+            for sid, us, value in samples.annotate(_us=micros).values_list("series__service_id", "_us", "value")
+        ]
+    else:
+        rows = list(samples.values_list("series__service_id", "ts", "value"))
     rollups = MetricRollup.objects.filter(base, hour__gte=start, hour__lt=end).values_list(
         "series__service_id", "hour", "total", "count"
     )
