@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import rules
-from .choices import AlertKind, RunStatus
+from .choices import RunStatus
 from .models import BatchAlert, BatchRun, Client
 from .services import ClientState, client_state
 
@@ -236,7 +236,3 @@ def client_investigation(*, client: Client, start: date, end: date, now: datetim
         latest_change=with_change[-1] if with_change else None,
         alerts=list(client.alerts.filter(active=True)),
     )
-
-
-def alert_kinds() -> dict[str, str]:
-    return dict(AlertKind.choices)

@@ -71,10 +71,6 @@ class IngestResult:
     errors: list[RowError] = field(default_factory=list)
     client_ids: set[int] = field(default_factory=set)
 
-    @property
-    def saved(self) -> int:
-        return self.created + self.updated + self.unchanged
-
 
 def _text(raw: dict, key: str) -> str:
     value = raw.get(key)
@@ -216,22 +212,17 @@ def batch_runs_ingest(*, rows: list[Any], atomic: bool = True, refresh: bool = T
         by_client: dict[int, list[CleanRun]] = {}
         for run in cleaned.values():
             by_client.setdefault(clients[run.client].pk, []).append(run)
+        # One query for all clients; rows matching another client's run id are never looked up.
         existing = {
             (r.client_id, r.run_id): r
-            for client_id, runs in by_client.items()
-            for r in BatchRun.objects.filter(client_id=client_id, run_id__in=[x.run_id for x in runs])
+            for r in BatchRun.objects.filter(
+                client_id__in=by_client, run_id__in={run.run_id for run in cleaned.values()}
+            )
         }
         to_write = []
         for client_id, runs in by_client.items():
             for run in runs:
-                values = {
-                    "run_date": run.run_date,
-                    "started_at": run.started_at,
-                    "finished_at": run.finished_at,
-                    "duration": run.duration,
-                    "status": run.status,
-                    "records_processed": run.records_processed,
-                }
+                values = {name: getattr(run, name) for name in RUN_FIELDS}
                 old = existing.get((client_id, run.run_id))
                 if old is not None and all(getattr(old, k) == v for k, v in values.items()):
                     result.unchanged += 1

@@ -47,7 +47,7 @@ def seed(*, now, rng, stdout) -> None:
         postmortem_save(
             incident=incident,
             by=author,
-            summary=summary.format(title=incident.title, title_lower=incident.title.lower(), minutes=minutes),
+            summary=summary.format(title=incident.title, minutes=minutes),
             impact=impact,
             root_cause=cause,
             lessons=lessons,

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from incidents.choices import Status
+from incidents.choices import ServiceStatus, Status
 from incidents.models import Incident, IncidentUpdate
 from incidents.selectors import IncidentFilters, incident_list, open_incidents
 
@@ -161,7 +161,9 @@ def status_page(*, services_with_status: list, now: datetime | None = None, days
         for service, state in services_with_status
     ]
     states = {row.status for row in rows}
-    overall = "outage" if "outage" in states else "degraded" if "degraded" in states else "operational"
+    overall = next(
+        (s for s in (ServiceStatus.OUTAGE, ServiceStatus.DEGRADED) if s in states), ServiceStatus.OPERATIONAL
+    )
     ongoing = list(ongoing_incidents())
     recent = list(
         Incident.objects.filter(status=Status.RESOLVED, resolved_at__gte=now - timedelta(days=7))

@@ -6,12 +6,8 @@ They only shape input; the rules live in ``incidents.postmortems``.
 from django import forms
 from django.contrib.auth import get_user_model
 
+from .forms import UserChoiceField
 from .postmortems import ActionItemInput
-
-
-class _UserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.get_full_name() or obj.get_username()
 
 
 class PostmortemForm(forms.Form):
@@ -38,7 +34,7 @@ class ActionItemForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "What to do", "class": "form-control form-control-sm"}),
     )
-    owner = _UserChoiceField(
+    owner = UserChoiceField(
         queryset=None,
         required=False,
         empty_label="No owner",

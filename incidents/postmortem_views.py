@@ -11,6 +11,7 @@ from config.roles import READ_INCIDENTS, WRITE_POSTMORTEMS, RoleRequiredMixin, h
 from . import postmortems
 from .models import ActionItem, Incident, Postmortem
 from .postmortem_forms import ActionItemFormSet, PostmortemForm, action_items_from
+from .views import apply_errors
 
 
 def _incident(ticket: str) -> Incident:
@@ -90,9 +91,7 @@ class PostmortemView(RoleRequiredMixin, View):
                 form.add_error(None, str(exc))
                 return self._render(request, incident, exc.postmortem, form, formset, status=409)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for message in errors:
-                        form.add_error(field if field in form.fields else None, message)
+                apply_errors(form, exc)
             else:
                 messages.success(request, f"Postmortem of {incident.ticket} saved.")
                 return redirect("incidents:postmortem", ticket=incident.ticket)

@@ -125,14 +125,6 @@ def _save_items(postmortem: Postmortem, items: list[ActionItemInput], *, now: da
             )
 
 
-def action_item_set_done(*, item: ActionItem, done: bool, now: datetime | None = None) -> ActionItem:
-    """Tick an action item off (or on again) without touching the rest of the postmortem."""
-    item.done = done
-    item.done_at = (now or timezone.now()) if done else None
-    item.save(update_fields=["done", "done_at", "updated_at"])
-    return item
-
-
 # --- reads the dashboard needs (kept beside the model they describe) ---------------
 
 

@@ -180,21 +180,6 @@ def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool =
     ]
 
 
-def failed_polls(*, series_ids: list[int] | None = None) -> list[PollResult]:
-    """The latest poll of each enabled series when it was not OK: what the page lists as failing."""
-    last = Subquery(PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at").values("pk")[:1])
-    qs = MetricSeries.objects.filter(enabled=True)
-    if series_ids is not None:
-        qs = qs.filter(pk__in=series_ids)
-    ids = [pk for pk in qs.annotate(p=last).values_list("p", flat=True) if pk]
-    return list(
-        PollResult.objects.filter(pk__in=ids)
-        .exclude(status=PollStatus.OK)
-        .select_related("series__source")
-        .order_by("series__source__name", "series__key")
-    )
-
-
 def last_ok_window_end(*, series_id: int) -> datetime | None:
     return (
         PollResult.objects.filter(series_id=series_id, status=PollStatus.OK)

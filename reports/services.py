@@ -19,6 +19,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from . import formatting, selectors
@@ -135,8 +136,8 @@ def report_email(*, report: MonthlyReport, recipients: list[str] | None = None, 
         "month": month,
         "rows": summary,
         "missed": missed,
-        "url": f"{settings.SITE_URL}/reports/{month}/",
-        "pdf_url": f"{settings.SITE_URL}/reports/{month}.pdf",
+        "url": settings.SITE_URL + reverse("reports:detail", kwargs={"month": str(month)}),
+        "pdf_url": settings.SITE_URL + reverse("reports:pdf", kwargs={"month": str(month)}),
         "site_name": settings.SITE_NAME,
         "durations": {row["service"]: formatting.duration(row["downtime_seconds"]) for row in summary},
     }

@@ -5,7 +5,6 @@ import smtplib
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from . import services
 from .choices import Trigger
@@ -37,10 +36,10 @@ def generate_report(
 
     ``recipients`` default to ``LEADERSHIP_EMAILS``.
     """
-    with transaction.atomic():
-        report = services.report_generate(month=Month.parse(month), trigger=trigger)
-        if email:
-            transaction.on_commit(lambda: email_report.delay(report.pk, recipients=recipients))
+    # report_generate commits its own row; rendering must not hold a transaction open.
+    report = services.report_generate(month=Month.parse(month), trigger=trigger)
+    if email:
+        email_report.delay(report.pk, recipients=recipients)
     return report.pk
 
 

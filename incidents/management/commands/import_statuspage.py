@@ -32,7 +32,7 @@ from django.utils.text import slugify
 
 from incidents import postmortems
 from incidents import services as incident_services
-from incidents.choices import Status
+from incidents.choices import Status, UpdateKind
 from incidents.models import Incident, IncidentUpdate, Postmortem, Service
 
 IMPACT_SEVERITY = {"critical": 1, "major": 2, "minor": 3, "none": 4, "maintenance": 4}
@@ -224,7 +224,7 @@ class Command(BaseCommand):
             )
             if opening:
                 # The opening entry stands for the first Statuspage update: remember which.
-                incident.updates.filter(kind="opened").update(source_ref=opening.ref)
+                incident.updates.filter(kind=UpdateKind.OPENED).update(source_ref=opening.ref)
             counts["incidents"] += 1
         known = set(IncidentUpdate.objects.filter(incident=incident).values_list("source_ref", flat=True))
         for update in log:
