@@ -49,7 +49,7 @@ def alert_event_send(event_id: int) -> list[str]:
         else:
             _mark(event_id, emailed_at=timezone.now())
     if event.chatted_at is None:
-        urls = list(ChatChannel.objects.filter(is_active=True, batch_alerts=True).values_list("url", flat=True))
+        urls = list(ChatChannel.objects.subscribed_to("batch_alerts").values_list("url", flat=True))
         try:
             if urls:
                 chat_send(urls, title=title, body=body)

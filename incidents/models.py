@@ -141,6 +141,12 @@ class Delivery(models.Model):
         return f"{self.update} → {self.email} ({self.status})"
 
 
+class ChatChannelQuerySet(models.QuerySet):
+    def subscribed_to(self, topic: str) -> "ChatChannelQuerySet":
+        """Active channels that want ``topic``: "incident_events", "metrics_digest" or "batch_alerts"."""
+        return self.filter(is_active=True, **{topic: True})
+
+
 class ChatChannel(models.Model):
     """A chat destination (Slack, Teams, Google Chat, webhook…) as an Apprise URL."""
 
@@ -153,6 +159,8 @@ class ChatChannel(models.Model):
     metrics_digest = models.BooleanField(default=True)
     batch_alerts = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+
+    objects = ChatChannelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -52,7 +52,7 @@ def deliveries_create(update: IncidentUpdate) -> int:
     _insert_pending(update.pk, emails)
     if emails:
         transaction.on_commit(lambda: deliver_update.delay(update.pk))
-    if ChatChannel.objects.filter(is_active=True, incident_events=True).exists():
+    if ChatChannel.objects.subscribed_to("incident_events").exists():
         from .tasks import post_incident_event
 
         transaction.on_commit(lambda: post_incident_event.delay(update.pk))

@@ -48,7 +48,7 @@ def post_incident_event(self, update_id: int) -> None:
     from .models import ChatChannel, IncidentUpdate
 
     update = IncidentUpdate.objects.select_related("incident").get(pk=update_id)
-    urls = list(ChatChannel.objects.filter(is_active=True, incident_events=True).values_list("url", flat=True))
+    urls = list(ChatChannel.objects.subscribed_to("incident_events").values_list("url", flat=True))
     if urls:
         title, body = notifications.incident_event_text(update)
         chat_send(urls, title=title, body=body)

@@ -129,7 +129,7 @@ def digest_send(
     """
     digest = digest_build(now=now)
     delivery = DigestDelivery(digest=digest)
-    channels = ChatChannel.objects.filter(is_active=True, metrics_digest=True).order_by("pk")
+    channels = ChatChannel.objects.subscribed_to("metrics_digest").order_by("pk")
     if channel_ids is not None:
         channels = channels.filter(pk__in=channel_ids)
     for channel in channels:
