@@ -28,6 +28,7 @@ class UpdateKind(models.TextChoices):
     EDITED = "edited", "Edited"
     RESOLVED = "resolved", "Resolved"
     REOPENED = "reopened", "Reopened"
+    CORRECTED = "corrected", "Corrected"
 
 
 class ServiceStatus(models.TextChoices):

@@ -63,6 +63,8 @@ class Incident(models.Model):
     extra_recipients = models.JSONField(default=list, blank=True)
     # Where an imported incident came from (e.g. "statuspage:<id>"), so re-imports are no-ops.
     source_ref = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # The tool that opened it ("pagerduty", "alertmanager", "threshold", "statuspage"; empty when typed).
+    source = models.CharField(max_length=30, blank=True, default="")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,9 +97,11 @@ class Incident(models.Model):
 class IncidentUpdate(models.Model):
     """One append-only entry of an incident's log: what it looked like after a change.
 
-    ``effective_at`` is when the change took effect: the start of impact for the opening
-    entry, the resolution time for a close, the time of recording otherwise. Walking the
-    entries in order gives the severity history the availability report needs.
+    ``effective_at`` is when the change really happened (the start of impact for the opening
+    entry, the resolution time for a close); it may be earlier than ``created_at``, when it
+    was typed. ``sets_severity`` is the severity this entry puts in force from
+    ``effective_at`` on (empty when it leaves severity alone). Replaying the entries in
+    effective order (``incidents.history``) gives the severity history the report measures.
     """
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
@@ -109,6 +113,7 @@ class IncidentUpdate(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     effective_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    sets_severity = models.PositiveSmallIntegerField(choices=Severity.choices, null=True, blank=True)
     version = models.PositiveIntegerField()
     source_ref = models.CharField(max_length=200, blank=True)
 
@@ -118,6 +123,11 @@ class IncidentUpdate(models.Model):
 
     def __str__(self):
         return f"{self.incident.ticket} {self.kind} v{self.version}"
+
+    @property
+    def is_backdated(self) -> bool:
+        """Typed more than a minute after it took effect (the log then shows both times)."""
+        return (self.created_at - self.effective_at).total_seconds() > 60
 
 
 class Delivery(models.Model):

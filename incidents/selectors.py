@@ -7,7 +7,9 @@ from datetime import datetime
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from .choices import OPEN_STATUSES, Status
+from . import history
+from .choices import OPEN_STATUSES
+from .history import SeverityPeriod
 from .models import Incident, IncidentUpdate, Service, service_status_for
 
 
@@ -81,36 +83,13 @@ def services_with_status() -> list[tuple[Service, str]]:
     return [(service, service_status_for(open_sev.get(service.pk, []))) for service in services]
 
 
-@dataclass(frozen=True)
-class SeverityPeriod:
-    severity: int
-    start: datetime
-    end: datetime | None  # None while ongoing
-
-
-def severity_periods(incident: Incident, updates: list[IncidentUpdate] | None = None) -> list[SeverityPeriod]:
-    """The incident's history as periods at one severity while it was open.
-
-    Walks the append-only update log in order. The first period starts at ``started_at``;
-    a close ends the open time at ``resolved_at``; a reopen starts it again.
-    """
+def severity_periods(incident: Incident, updates: list | None = None) -> list[SeverityPeriod]:
+    """The incident's history as periods at one severity while it was open, in effective
+    time (see ``incidents.history``). ``updates`` may be model instances or any rows with
+    ``id``, ``kind``, ``sets_severity`` and ``effective_at``."""
     if updates is None:
-        updates = list(incident.updates.order_by("id"))
-    periods: list[SeverityPeriod] = []
-    current_start: datetime | None = None
-    current_severity: int | None = None
-    for index, update in enumerate(updates):
-        at = incident.started_at if index == 0 else update.effective_at
-        is_open = update.status != Status.RESOLVED
-        if current_start is not None and (not is_open or update.severity != current_severity):
-            if at > current_start:
-                periods.append(SeverityPeriod(current_severity, current_start, at))
-            current_start = None
-        if is_open and current_start is None:
-            current_start, current_severity = max(at, incident.started_at), update.severity
-    if current_start is not None:
-        periods.append(SeverityPeriod(current_severity, current_start, None))
-    return periods
+        updates = list(incident.updates.all())
+    return history.severity_periods(updates, started_at=incident.started_at, resolved_at=incident.resolved_at)
 
 
 def time_at_severity(incident: Incident, *, now: datetime | None = None) -> dict[int, float]:

@@ -4,10 +4,16 @@ imports alike, so the rules below are enforced once.
 Rules:
 - ``started_at`` is not in the future; ``resolved_at >= started_at`` and not before the
   last recorded change;
-- a resolved incident takes no update until it is explicitly reopened;
+- a resolved incident takes no update until it is explicitly reopened, except a
+  correction (``incident_correct``), which needs a reason and emails nobody;
 - closing needs a message;
-- a write carrying a stale ``expected_version`` is refused with ``StaleVersion``;
-- every change appends an ``IncidentUpdate``; nothing is overwritten without a trace.
+- an update's ``effective_at`` lies between the start and now (or the resolution);
+- a write that changes status, severity or fields and carries a stale
+  ``expected_version`` is refused with ``StaleVersion``; a message alone never conflicts,
+  since updates only append;
+- every change appends an ``IncidentUpdate``; nothing is overwritten without a trace;
+- a change to the past (a back-dated update, a correction) marks the stored reports whose
+  period it touches as out of date.
 """
 
 import uuid
@@ -19,7 +25,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from . import notifications
+from . import history, notifications
 from .choices import TICKET_PREFIX, Severity, Status, UpdateKind
 from .models import Incident, IncidentUpdate, Service
 
@@ -84,12 +90,65 @@ def _check_url(url: str) -> str:
     return url
 
 
-def _lock(incident: Incident, expected_version: int | None) -> Incident:
-    """Reload the incident under a row lock and refuse a stale version."""
+def _lock(incident: Incident, expected_version: int | None, *, check: bool = True) -> Incident:
+    """Reload the incident under a row lock and refuse a stale version (when ``check``)."""
     locked = Incident.objects.select_for_update().get(pk=incident.pk)
-    if expected_version is not None and int(expected_version) != locked.version:
-        raise StaleVersion(locked, int(expected_version))
+    if check:
+        _check_version(locked, expected_version)
     return locked
+
+
+def _check_version(incident: Incident, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != incident.version:
+        raise StaleVersion(incident, int(expected_version))
+
+
+def _check_effective_at(incident: Incident, effective_at: datetime, *, now: datetime, until: datetime | None = None):
+    """An update takes effect between the start of impact and now (or ``until``, the resolution)."""
+    if timezone.is_naive(effective_at):
+        raise ValidationError({"effective_at": "Give a time zone (ISO 8601 with offset)."})
+    if effective_at > now + CLOCK_SKEW:
+        raise ValidationError({"effective_at": "A change cannot take effect in the future."})
+    if effective_at < incident.started_at:
+        raise ValidationError(
+            {
+                "effective_at": f"A change cannot take effect before the incident started ({_local(incident.started_at)})."
+            }
+        )
+    if until is not None and effective_at > until:
+        raise ValidationError(
+            {"effective_at": f"A change cannot take effect after the incident was resolved ({_local(until)})."}
+        )
+
+
+def _local(value: datetime) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z}"
+
+
+def _entries(incident: Incident) -> list[IncidentUpdate]:
+    return list(incident.updates.only("id", "kind", "sets_severity", "effective_at"))
+
+
+def _severity_at(incident: Incident, at: datetime, entries: list[IncidentUpdate]) -> int:
+    found = history.severity_at(entries, at, started_at=incident.started_at, resolved_at=incident.resolved_at)
+    return found if found is not None else incident.severity
+
+
+def _refresh_severity(incident: Incident) -> None:
+    """After a back-dated entry, the severity in force now is whatever the replay ends on."""
+    found = history.current_severity(
+        _entries(incident), started_at=incident.started_at, resolved_at=incident.resolved_at
+    )
+    if found is not None and found != incident.severity:
+        incident.severity = found
+        incident.save(update_fields=["severity", "updated_at"])
+
+
+def _past_changed(start: datetime, end: datetime | None, *, now: datetime) -> None:
+    """Stored reports covering ``[start, end]`` no longer match the record."""
+    from reports.services import reports_mark_out_of_date
+
+    reports_mark_out_of_date(start=start, end=end or now, now=now)
 
 
 def _append(
@@ -103,17 +162,20 @@ def _append(
     changes: dict | None = None,
     source_ref: str = "",
     notify: bool = True,
+    sets_severity: int | None = None,
+    severity: int | None = None,
 ) -> IncidentUpdate:
     update = IncidentUpdate.objects.create(
         incident=incident,
         kind=kind,
         status=incident.status,
-        severity=incident.severity,
+        severity=severity or sets_severity or incident.severity,
         message=message,
         changes=changes or {},
         author=by,
         effective_at=effective_at,
         created_at=created_at,
+        sets_severity=sets_severity,
         version=incident.version,
         source_ref=source_ref,
     )
@@ -142,6 +204,7 @@ def incident_open(
     status: str = Status.INVESTIGATING,
     now: datetime | None = None,
     source_ref: str | None = None,
+    source: str = "",
     notify: bool = True,
 ) -> Incident:
     """Open an incident, record its first update and queue the emails after commit."""
@@ -182,6 +245,7 @@ def incident_open(
             reported_by=by,
             extra_recipients=recipients,
             source_ref=source_ref,
+            source=source,
         )
         incident.save()
         incident.ticket = f"{TICKET_PREFIX}{incident.pk:06d}"
@@ -195,7 +259,10 @@ def incident_open(
             effective_at=started_at,
             created_at=now,
             notify=notify,
+            sets_severity=int(severity),
         )
+        if started_at < now - CLOCK_SKEW:
+            _past_changed(started_at, now, now=now)
     return incident
 
 
@@ -206,13 +273,21 @@ def incident_update(
     by,
     status: str | None = None,
     severity: int | None = None,
+    effective_at: datetime | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
     source_ref: str = "",
     notify: bool = True,
 ) -> IncidentUpdate:
-    """Post an update to an open incident: a message and optionally a new status or severity."""
+    """Post an update to an open incident: a message and optionally a new status or severity.
+
+    ``effective_at`` (default now) is when the change really happened; a severity raised at
+    10:05 but typed at 11:30 counts from 10:05. A ``severity`` equal to the current one is
+    no change. On a resolved incident only a back-dated severity change is accepted, as a
+    correction (the message is its reason; nobody is emailed).
+    """
     now = now or timezone.now()
+    effective_at = effective_at or now
     errors = {}
     if not (message or "").strip():
         errors["message"] = "Write what changed."
@@ -228,29 +303,55 @@ def incident_update(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        incident = _lock(incident, expected_version)
+        incident = _lock(incident, expected_version, check=False)
         if not incident.is_open:
+            if severity is not None and (status is None or status == incident.status):
+                return incident_correct(
+                    incident=incident,
+                    by=by,
+                    reason=message,
+                    severity=severity,
+                    effective_at=effective_at,
+                    expected_version=expected_version,
+                    now=now,
+                    source_ref=source_ref,
+                )
             raise ValidationError({"status": f"{incident.ticket} is resolved. Reopen it before posting updates."})
+        _check_effective_at(incident, effective_at, now=now)
         changes = {}
+        sets_severity = None
         if status and status != incident.status:
             changes["status"] = [incident.status, status]
-            incident.status = status
         if severity is not None and int(severity) != incident.severity:
-            changes["severity"] = [incident.severity, int(severity)]
-            incident.severity = int(severity)
-        incident.version += 1
-        incident.save()
-        return _append(
+            entries = _entries(incident)
+            before = _severity_at(incident, effective_at, entries)
+            if before != int(severity):
+                changes["severity"] = [before, int(severity)]
+                sets_severity = int(severity)
+        if changes:
+            # Only a change can overwrite a colleague's; a message is appended whatever the version.
+            _check_version(incident, expected_version)
+            incident.status = status or incident.status
+            incident.version += 1
+            incident.save()
+        backdated = effective_at < now - CLOCK_SKEW
+        update = _append(
             incident,
             kind=UpdateKind.UPDATED,
             message=message.strip(),
             by=by,
-            effective_at=now,
+            effective_at=effective_at,
             created_at=now,
             changes=changes,
             source_ref=source_ref,
             notify=notify,
+            sets_severity=sets_severity,
         )
+        if sets_severity is not None:
+            _refresh_severity(incident)
+            if backdated:
+                _past_changed(effective_at, now, now=now)
+        return update
 
 
 def incident_resolve(
@@ -292,7 +393,7 @@ def incident_resolve(
         incident.resolved_at = resolved_at
         incident.version += 1
         incident.save()
-        return _append(
+        update = _append(
             incident,
             kind=UpdateKind.RESOLVED,
             message=message.strip(),
@@ -303,6 +404,9 @@ def incident_resolve(
             source_ref=source_ref,
             notify=notify,
         )
+        if resolved_at < now - CLOCK_SKEW:
+            _past_changed(resolved_at, now, now=now)
+        return update
 
 
 def incident_reopen(
@@ -323,9 +427,10 @@ def incident_reopen(
         if incident.is_open:
             raise ValidationError({"status": f"{incident.ticket} is not resolved."})
         changes = {"status": [incident.status, Status.INVESTIGATING], "resolved_at": [_iso(incident.resolved_at), None]}
+        sets_severity = None
         if severity is not None and int(_check_severity(severity)) != incident.severity:
             changes["severity"] = [incident.severity, int(severity)]
-            incident.severity = int(severity)
+            incident.severity = sets_severity = int(severity)
         incident.status = Status.INVESTIGATING
         incident.resolved_at = None
         incident.version += 1
@@ -338,6 +443,7 @@ def incident_reopen(
             effective_at=now,
             created_at=now,
             changes=changes,
+            sets_severity=sets_severity,
         )
 
 
@@ -362,9 +468,12 @@ def incident_edit(
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
     with transaction.atomic():
-        incident = _lock(incident, expected_version)
+        incident = _lock(incident, expected_version, check=False)
+        original_start = incident.started_at
         if not incident.is_open:
-            raise ValidationError({"status": f"{incident.ticket} is resolved. Reopen it before changing it."})
+            raise ValidationError(
+                {"reason": f"{incident.ticket} is resolved: give a reason to correct its record, or reopen it."}
+            )
         changes: dict[str, list] = {}
         status = fields.pop("status", None)
         if status is not None and status != incident.status:
@@ -406,6 +515,7 @@ def incident_edit(
                 incident.services.set(new_services)
         if not changes:
             return incident
+        _check_version(incident, expected_version)
         incident.version += 1
         incident.save()
         notify = bool({"status", "severity"} & set(changes))
@@ -418,8 +528,139 @@ def incident_edit(
             created_at=now,
             changes=changes,
             notify=notify,
+            sets_severity=changes["severity"][1] if "severity" in changes else None,
         )
+        if {"started_at", "services"} & set(changes):
+            _past_changed(min(incident.started_at, original_start), now, now=now)
     return incident
+
+
+CORRECTABLE_FIELDS = ("title", "description", "engineer", "external_url", "extra_recipients", "services")
+
+
+def incident_correct(
+    *,
+    incident: Incident,
+    by,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    severity: int | None = None,
+    effective_at: datetime | None = None,
+    started_at: datetime | None = None,
+    resolved_at: datetime | None = None,
+    source_ref: str = "",
+    **fields: Any,
+) -> IncidentUpdate | None:
+    """Correct a resolved incident's record without reopening it; emails nobody.
+
+    Any of its details, its start and resolution times, and (with ``severity`` and
+    ``effective_at``) one back-dated severity change. The correction is one log entry with
+    the reason and every change from what to what; stored reports whose period it touches
+    are marked out of date. Returns None when nothing would change.
+    """
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    if not (reason or "").strip():
+        errors["reason"] = "Say why the record is corrected."
+    unknown = set(fields) - set(CORRECTABLE_FIELDS)
+    errors.update({name: "This field cannot be corrected." for name in unknown})
+    if severity is not None:
+        try:
+            _check_severity(severity)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+        if effective_at is None:
+            errors["effective_at"] = "Say from when the corrected severity applies."
+    elif effective_at is not None:
+        errors["severity"] = "Give the severity that applies from this time."
+    if "title" in fields and not (fields["title"] or "").strip():
+        errors["title"] = "A title is required."
+    for name, check in (("external_url", _check_url), ("services", _check_services)):
+        if name in fields:
+            try:
+                fields[name] = check(fields[name] or ([] if name == "services" else ""))
+            except ValidationError as exc:
+                errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if "extra_recipients" in fields:
+        try:
+            fields["extra_recipients"] = _clean_recipients(fields["extra_recipients"])
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        incident = _lock(incident, expected_version, check=False)
+        if incident.is_open:
+            raise ValidationError({"status": f"{incident.ticket} is open: change it with an update or an edit."})
+        old_start, old_end = incident.started_at, incident.resolved_at
+        new_start = started_at or old_start
+        new_end = resolved_at or old_end
+        if started_at is not None:
+            _check_started_at(started_at, now=now)
+        if resolved_at is not None:
+            if timezone.is_naive(resolved_at):
+                raise ValidationError({"resolved_at": "Give a time zone (ISO 8601 with offset)."})
+            if resolved_at > now + CLOCK_SKEW:
+                raise ValidationError({"resolved_at": "The resolution time cannot be in the future."})
+        if new_end < new_start:
+            field = "resolved_at" if resolved_at is not None else "started_at"
+            raise ValidationError({field: "The incident cannot be resolved before it started."})
+        last_reopen = (
+            incident.updates.filter(kind=UpdateKind.REOPENED).order_by("-id").values_list("effective_at", flat=True)
+        ).first()
+        if last_reopen is not None and new_end < last_reopen:
+            raise ValidationError(
+                {"resolved_at": f"The incident was reopened at {_local(last_reopen)}; it was resolved after that."}
+            )
+
+        changes: dict[str, list] = {}
+        if new_start != old_start:
+            changes["started_at"] = [_iso(old_start), _iso(new_start)]
+            incident.started_at = new_start
+        if new_end != old_end:
+            changes["resolved_at"] = [_iso(old_end), _iso(new_end)]
+            incident.resolved_at = new_end
+        sets_severity = None
+        if severity is not None:
+            _check_effective_at(incident, effective_at, now=now, until=new_end)
+            before = _severity_at(incident, effective_at, _entries(incident))
+            if before != int(severity):
+                changes["severity"] = [before, int(severity)]
+                sets_severity = int(severity)
+        new_services = fields.pop("services", None)
+        for name, value in fields.items():
+            old = getattr(incident, name)
+            if old != value:
+                changes[name] = [_plain(old), _plain(value)]
+                setattr(incident, name, value)
+        if new_services is not None:
+            old_slugs = sorted(incident.services.values_list("slug", flat=True))
+            new_slugs = sorted(s.slug for s in new_services)
+            if old_slugs != new_slugs:
+                changes["services"] = [old_slugs, new_slugs]
+                incident.services.set(new_services)
+        if not changes:
+            return None
+        _check_version(incident, expected_version)
+        incident.version += 1
+        incident.save()
+        update = _append(
+            incident,
+            kind=UpdateKind.CORRECTED,
+            message=reason.strip(),
+            by=by,
+            effective_at=effective_at if sets_severity is not None else now,
+            created_at=now,
+            changes=changes,
+            source_ref=source_ref,
+            notify=False,
+            sets_severity=sets_severity,
+        )
+        _refresh_severity(incident)
+        _past_changed(min(old_start, new_start), max(old_end, new_end), now=now)
+        return update
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -28,6 +28,9 @@ class MonthlyReport(models.Model):
     generated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     generated_at = models.DateTimeField()
     summary = models.JSONField(default=list, blank=True)
+    # Set when the record behind the month changed after this version was made (a correction,
+    # a back-dated change, an import of history): the PDF no longer tells the truth.
+    out_of_date_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-month", "-version"]

@@ -305,8 +305,9 @@ class IncidentData(NamedTuple):
 class UpdateData(NamedTuple):
     """What ``severity_periods`` reads from an update."""
 
-    status: str
-    severity: int
+    id: int
+    kind: str
+    sets_severity: int | None
     effective_at: datetime
 
 
@@ -326,7 +327,7 @@ def _incidents(start: datetime, end: datetime) -> tuple[list[IncidentData], dict
     for incident_id, *rest in (
         IncidentUpdate.objects.filter(incident__in=ids)
         .order_by("incident_id", "id")
-        .values_list("incident_id", "status", "severity", "effective_at")
+        .values_list("incident_id", "id", "kind", "sets_severity", "effective_at")
     ):
         updates[incident_id].append(UpdateData(*rest))
     services: dict[int, list[int]] = defaultdict(list)

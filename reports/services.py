@@ -90,6 +90,27 @@ def report_generate(
     raise RuntimeError(f"Could not store a new version of the {month} report; try again.")
 
 
+def reports_mark_out_of_date(*, start: datetime, end: datetime, now: datetime | None = None) -> int:
+    """Mark every stored version whose month overlaps ``[start, end]`` as out of date.
+
+    Called by the incident services whenever the past changes. Months are taken in each
+    version's own time zone; one query finds the candidates, one marks them.
+    """
+    now = now or timezone.now()
+    first = Month.containing(start, "UTC").previous().first_day  # a day of slack for any zone
+    last = Month.containing(end, "UTC").next().first_day
+    ids = []
+    for pk, month, tz in MonthlyReport.objects.filter(
+        month__gte=first, month__lte=last, out_of_date_since__isnull=True
+    ).values_list("pk", "month", "time_zone"):
+        month_start, month_end = Month(month.year, month.month).bounds(tz)
+        if start < month_end and end >= month_start:
+            ids.append(pk)
+    if ids:
+        MonthlyReport.objects.filter(pk__in=ids).update(out_of_date_since=now)
+    return len(ids)
+
+
 def report_bytes(report: MonthlyReport) -> bytes:
     """The stored PDF, verified against its recorded checksum."""
     with report.pdf.open("rb") as handle:

@@ -348,7 +348,7 @@ def test_bad_closes_are_a_400_per_field_and_change_nothing(desk_api, incident, b
     ("method", "path", "body"),
     [
         ("patch", "", {"title": "New title"}),
-        ("post", "updates/", {"message": "Update"}),
+        ("post", "updates/", {"message": "Update", "status": "identified"}),
         ("post", "close/", {"message": "Fixed"}),
     ],
 )
@@ -357,7 +357,9 @@ def test_a_write_with_a_stale_version_is_a_409_and_changes_nothing(
 ):
     from incidents import services as svc
 
-    svc.incident_update(incident=incident, message="Someone else was faster", by=helpdesk_user, notify=False)
+    svc.incident_update(
+        incident=incident, message="Someone else was faster", status="monitoring", by=helpdesk_user, notify=False
+    )
     before = counts()
     response = getattr(desk_api, method)(
         f"/api/v1/incidents/{incident.ticket}/{path}", {**body, "version": 1}, format="json"
@@ -366,14 +368,33 @@ def test_a_write_with_a_stale_version_is_a_409_and_changes_nothing(
     assert "was changed by someone else" in response.json()["detail"]
     assert counts() == before
     incident.refresh_from_db()
-    assert incident.version == 2 and incident.status == "investigating"
+    assert incident.version == 2 and incident.status == "monitoring"
+
+
+def test_a_message_only_update_never_conflicts(desk_api, incident, helpdesk_user):
+    from incidents import services as svc
+
+    svc.incident_update(
+        incident=incident, message="Someone else was faster", severity=1, by=helpdesk_user, notify=False
+    )
+    response = desk_api.post(
+        f"/api/v1/incidents/{incident.ticket}/updates/",
+        {"message": "Customers report it too", "version": 1},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["version"] == 2 and body["severity"] == 1
+    assert [u["message"] for u in body["updates"]][-1] == "Customers report it too"
 
 
 def test_a_write_without_a_version_applies_to_the_latest_state(desk_api, incident, helpdesk_user):
     from incidents import services as svc
 
-    svc.incident_update(incident=incident, message="Someone else was first", by=helpdesk_user, notify=False)
-    response = desk_api.post(f"/api/v1/incidents/{incident.ticket}/updates/", {"message": "Me too"}, format="json")
+    svc.incident_update(incident=incident, message="Someone else was first", severity=1, by=helpdesk_user, notify=False)
+    response = desk_api.post(
+        f"/api/v1/incidents/{incident.ticket}/updates/", {"message": "Me too", "status": "identified"}, format="json"
+    )
     assert response.status_code == 201 and response.json()["version"] == 3
 
 
