@@ -110,11 +110,8 @@ def _check_effective_at(incident: Incident, effective_at: datetime, *, now: date
     if effective_at > now + CLOCK_SKEW:
         raise ValidationError({"effective_at": "A change cannot take effect in the future."})
     if effective_at < incident.started_at:
-        raise ValidationError(
-            {
-                "effective_at": f"A change cannot take effect before the incident started ({_local(incident.started_at)})."
-            }
-        )
+        started = _local(incident.started_at)
+        raise ValidationError({"effective_at": f"A change cannot take effect before the incident started ({started})."})
     if until is not None and effective_at > until:
         raise ValidationError(
             {"effective_at": f"A change cannot take effect after the incident was resolved ({_local(until)})."}
