@@ -414,15 +414,25 @@ def incident_reopen(
     severity: int | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
+    effective_at: datetime | None = None,
+    source_ref: str = "",
+    notify: bool = True,
 ) -> IncidentUpdate:
-    """Reopen a resolved incident. The time it was resolved stays out of its downtime."""
+    """Reopen a resolved incident. The time it was resolved stays out of its downtime.
+
+    ``effective_at`` (default now) is when impact came back; it cannot be before the resolution.
+    """
     now = now or timezone.now()
+    effective_at = effective_at or now
     if not (message or "").strip():
         raise ValidationError({"message": "Say why the incident is reopened."})
     with transaction.atomic():
         incident = _lock(incident, expected_version)
         if incident.is_open:
             raise ValidationError({"status": f"{incident.ticket} is not resolved."})
+        _check_effective_at(incident, effective_at, now=now)
+        if effective_at < incident.resolved_at:
+            raise ValidationError({"effective_at": "An incident cannot be reopened before it was resolved."})
         changes = {"status": [incident.status, Status.INVESTIGATING], "resolved_at": [_iso(incident.resolved_at), None]}
         sets_severity = None
         if severity is not None and int(_check_severity(severity)) != incident.severity:
@@ -437,10 +447,12 @@ def incident_reopen(
             kind=UpdateKind.REOPENED,
             message=message.strip(),
             by=by,
-            effective_at=now,
+            effective_at=effective_at,
             created_at=now,
             changes=changes,
             sets_severity=sets_severity,
+            source_ref=source_ref,
+            notify=notify,
         )
 
 
