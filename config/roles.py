@@ -18,6 +18,7 @@ ALL_ROLES = (HELPDESK, ENGINEER, LEADERSHIP)
 FILE_INCIDENTS = (HELPDESK, ENGINEER)
 READ_INCIDENTS = (HELPDESK, ENGINEER, LEADERSHIP)
 WRITE_POSTMORTEMS = (ENGINEER,)
+CORRECT_RECORDS = (ENGINEER,)
 READ_REPORTS = (ENGINEER, LEADERSHIP)
 READ_OPERATIONS = (HELPDESK, ENGINEER, LEADERSHIP)
 
@@ -45,6 +46,7 @@ def roles_context(request):
     return {
         "can_file": has_role(user, FILE_INCIDENTS),
         "can_postmortem": has_role(user, WRITE_POSTMORTEMS),
+        "can_correct": has_role(user, CORRECT_RECORDS),
         "can_read_reports": has_role(user, READ_REPORTS),
     }
 

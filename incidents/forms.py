@@ -79,7 +79,69 @@ class UpdateForm(_Crispy):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     status = forms.ChoiceField(choices=[(s.value, s.label) for s in OPEN_STATUSES])
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    effective_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET,
+        required=False,
+        label="When did this happen?",
+        help_text="Local time; empty means now. A change made earlier counts from when it happened.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class EditForm(_Crispy):
+    """The scope of an open incident: what is affected and who is on it."""
+
+    submit_label = "Save changes"
+
+    title = forms.CharField(max_length=200)
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
+    )
+    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
+    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Note for the log (optional)"
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engineer"].queryset = engineers()
+
+
+class CorrectionForm(_Crispy):
+    """Fix the record of a resolved incident; nobody is emailed, the reason is kept in the log."""
+
+    submit_label = "Save correction"
+
+    title = forms.CharField(max_length=200)
+    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple)
+    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
+    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    started_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact began (local time)")
+    resolved_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact ended (local time)")
+    severity = forms.TypedChoiceField(
+        choices=[("", "No severity change"), *Severity.choices],
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Severity was actually",
+    )
+    effective_at = forms.DateTimeField(
+        widget=DATETIME_WIDGET, required=False, label="…from (local time)", help_text="When that severity began."
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for the correction",
+        help_text="Required; kept in the log.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engineer"].queryset = engineers()
 
 
 class CloseForm(_Crispy):

@@ -39,7 +39,8 @@ class PostmortemView(RoleRequiredMixin, View):
         can_edit = has_role(request.user, WRITE_POSTMORTEMS)
         items = _items(postmortem)
         if can_edit and form is None:
-            initial = {"version": postmortem.version} if postmortem else {}
+            # Version 0 = "there was no postmortem when I opened the form".
+            initial = {"version": postmortem.version if postmortem else 0}
             if postmortem:
                 initial.update({field: getattr(postmortem, field) for field in postmortems.TEXT_FIELDS})
             form = PostmortemForm(initial=initial)

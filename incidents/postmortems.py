@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -27,6 +27,12 @@ class StaleVersion(Exception):
     def __init__(self, postmortem: Postmortem, expected: int):
         self.postmortem = postmortem
         self.expected = expected
+        if not expected:
+            super().__init__(
+                f"A colleague wrote the postmortem of {postmortem.incident.ticket} while you were typing. "
+                "Your text is kept below: compare it with theirs, then save again to replace it."
+            )
+            return
         super().__init__(
             f"The postmortem of {postmortem.incident.ticket} was saved by someone else (you edited version "
             f"{expected}, it is now at version {postmortem.version}). Reload it and apply your change again."
@@ -75,10 +81,14 @@ def postmortem_save(
         raise ValidationError(errors)
 
     with transaction.atomic():
+        # The incident's row lock serialises first saves too: with no postmortem row yet
+        # there is nothing else to lock, and two creators would otherwise both insert.
+        Incident.objects.select_for_update().filter(pk=incident.pk).first()
         postmortem = Postmortem.objects.select_for_update().filter(incident=incident).first()
         if postmortem is None:
             postmortem = Postmortem(incident=incident, author=by, source_ref=source_ref)
         elif expected_version is not None and int(expected_version) != postmortem.version:
+            # ``expected_version=0`` means "I saw no postmortem": a colleague's first save won.
             raise StaleVersion(postmortem, int(expected_version))
         else:
             postmortem.version += 1
@@ -88,7 +98,12 @@ def postmortem_save(
         postmortem.lessons = (lessons or "").strip()
         if postmortem.author_id is None and by is not None:
             postmortem.author = by
-        postmortem.save()
+        try:
+            with transaction.atomic():
+                postmortem.save()
+        except IntegrityError:
+            # A first save that slipped past the lock (a database without row locks).
+            raise StaleVersion(Postmortem.objects.get(incident=incident), int(expected_version or 0)) from None
         if action_items is not None:
             _save_items(postmortem, items, now=now)
     return postmortem

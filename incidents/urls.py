@@ -11,5 +11,7 @@ urlpatterns = [
     path("<str:ticket>/update/", views.IncidentUpdateView.as_view(), name="update"),
     path("<str:ticket>/close/", views.IncidentCloseView.as_view(), name="close"),
     path("<str:ticket>/reopen/", views.IncidentReopenView.as_view(), name="reopen"),
+    path("<str:ticket>/edit/", views.IncidentEditView.as_view(), name="edit"),
+    path("<str:ticket>/correct/", views.IncidentCorrectView.as_view(), name="correct"),
     path("<str:ticket>/postmortem/", postmortem_views.PostmortemView.as_view(), name="postmortem"),
 ]

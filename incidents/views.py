@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
-from config.roles import FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
+from config.roles import CORRECT_RECORDS, FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
 
 from . import forms, selectors, services
 from .models import Incident
@@ -103,7 +103,7 @@ class IncidentDetailView(RoleRequiredMixin, View):
 
     def get(self, request, ticket):
         incident = get_incident_or_404(ticket)
-        updates = list(incident.updates.all())
+        updates = sorted(incident.updates.all(), key=lambda u: (u.effective_at, u.id))
         return render(
             request,
             "incidents/incident_detail.html",
@@ -134,8 +134,9 @@ class _IncidentActionView(RoleRequiredMixin, View):
     def success_message(self, incident) -> str:
         raise NotImplementedError
 
-    def render_form(self, request, incident, form, status=200):
-        return render(request, self.template_name, {"incident": incident, "form": form}, status=status)
+    def render_form(self, request, incident, form, status=200, conflict=None):
+        context = {"incident": incident, "form": form, "conflict": conflict}
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request, ticket):
         incident = get_incident_or_404(ticket)
@@ -156,8 +157,15 @@ class _IncidentActionView(RoleRequiredMixin, View):
             try:
                 self.perform(incident, form.cleaned_data, request.user)
             except services.StaleVersion as exc:
+                # Keep what the user typed and show what the colleague changed meanwhile.
                 form.add_error(None, str(exc))
-                return self.render_form(request, exc.incident, form, status=409)
+                data = form.data.copy()
+                data["version"] = exc.incident.version
+                form.data = data
+                conflict = list(
+                    exc.incident.updates.filter(version__gt=exc.expected).exclude(changes={}).select_related("author")
+                )
+                return self.render_form(request, exc.incident, form, status=409, conflict=conflict)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:
@@ -179,6 +187,7 @@ class IncidentUpdateView(_IncidentActionView):
             message=data["message"],
             status=data["status"],
             severity=data["severity"],
+            effective_at=data["effective_at"],
             expected_version=data["version"],
             by=user,
         )
@@ -223,3 +232,79 @@ class IncidentReopenView(_IncidentActionView):
 
     def success_message(self, incident):
         return f"{incident.ticket} reopened."
+
+
+class IncidentEditView(_IncidentActionView):
+    """The scope of an open incident (services, engineer, title, link, description)."""
+
+    form_class = forms.EditForm
+    template_name = "incidents/incident_edit.html"
+
+    def initial(self, incident):
+        return {
+            "version": incident.version,
+            "title": incident.title,
+            "services": list(incident.services.all()),
+            "engineer": incident.engineer,
+            "external_url": incident.external_url,
+            "description": incident.description,
+        }
+
+    def perform(self, incident, data, user):
+        services.incident_edit(
+            incident=incident,
+            by=user,
+            expected_version=data["version"],
+            message=data["message"],
+            title=data["title"],
+            services=list(data["services"]),
+            engineer=data["engineer"],
+            external_url=data["external_url"],
+            description=data["description"],
+        )
+
+    def success_message(self, incident):
+        return f"{incident.ticket} changed."
+
+
+class IncidentCorrectView(_IncidentActionView):
+    """Correct a resolved incident's record without reopening it; nobody is emailed."""
+
+    roles = CORRECT_RECORDS
+    form_class = forms.CorrectionForm
+    template_name = "incidents/incident_correct.html"
+    requires_open = False
+
+    def initial(self, incident):
+        return {
+            "version": incident.version,
+            "title": incident.title,
+            "services": list(incident.services.all()),
+            "engineer": incident.engineer,
+            "external_url": incident.external_url,
+            "description": incident.description,
+            "started_at": timezone.localtime(incident.started_at),
+            "resolved_at": timezone.localtime(incident.resolved_at),
+        }
+
+    def perform(self, incident, data, user):
+        self.result = services.incident_correct(
+            incident=incident,
+            by=user,
+            reason=data["reason"],
+            expected_version=data["version"],
+            title=data["title"],
+            services=list(data["services"]),
+            engineer=data["engineer"],
+            external_url=data["external_url"],
+            description=data["description"],
+            started_at=data["started_at"],
+            resolved_at=data["resolved_at"],
+            severity=data["severity"],
+            effective_at=data["effective_at"],
+        )
+
+    def success_message(self, incident):
+        if self.result is None:
+            return f"Nothing to correct: the record of {incident.ticket} already says that."
+        return f"Correction of {incident.ticket} saved. Nobody was emailed; affected reports are marked out of date."

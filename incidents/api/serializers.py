@@ -103,10 +103,19 @@ class IncidentCreateSerializer(_IncidentFields):
 
 
 class IncidentPatchSerializer(_IncidentFields):
+    """A change to an open incident, or a correction of a resolved one (then ``reason`` is required)."""
+
     started_at = AwareDateTimeField(required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
     message = serializers.CharField(required=False, allow_blank=True, default="")
+    resolved_at = AwareDateTimeField(required=False, help_text="Correction of a resolved incident only.")
+    effective_at = AwareDateTimeField(
+        required=False, help_text="Correction: from when the given severity applied (with severity)."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="Why a resolved incident's record is corrected; required then."
+    )
 
 
 class UpdateWriteSerializer(serializers.Serializer):
@@ -114,6 +123,10 @@ class UpdateWriteSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
+    effective_at = AwareDateTimeField(
+        required=False, allow_null=True, help_text="When the change really happened; default now."
+    )
+    notify = serializers.BooleanField(required=False, default=True, help_text="Email the affected parties.")
 
 
 class CloseSerializer(serializers.Serializer):

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -71,9 +72,26 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         version = data.pop("version", None)
         message = data.pop("message", "")
         with _conflict():
-            services.incident_edit(
-                incident=incident, by=request.user, expected_version=version, message=message, **data
-            )
+            if incident.is_open:
+                only_for_corrections = {"resolved_at", "reason", "effective_at"} & set(data)
+                if only_for_corrections:
+                    raise ValidationError(
+                        {name: "Only a resolved incident's record is corrected; close it first." for name in
+                         only_for_corrections}
+                    )  # fmt: skip
+                services.incident_edit(
+                    incident=incident, by=request.user, expected_version=version, message=message, **data
+                )
+            else:
+                if data.pop("status", "resolved") != "resolved":
+                    raise ValidationError({"status": "Reopen the incident to change its status."})
+                services.incident_correct(
+                    incident=incident,
+                    by=request.user,
+                    expected_version=version,
+                    reason=data.pop("reason", "") or message,
+                    **data,
+                )
         return self._detail(incident.ticket)
 
     @extend_schema(request=s.UpdateWriteSerializer, responses={201: s.IncidentDetailSerializer})
@@ -88,6 +106,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 message=data["message"],
                 status=data.get("status"),
                 severity=data.get("severity"),
+                effective_at=data.get("effective_at"),
+                notify=data["notify"],
                 expected_version=data.get("version"),
             )
         return self._detail(incident.ticket, status.HTTP_201_CREATED)
