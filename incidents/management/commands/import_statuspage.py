@@ -334,7 +334,7 @@ def parse_export(data, *, now: datetime) -> Export:
         raise CommandError('Not a Statuspage incidents export: expected {"page": …, "incidents": [ … ]}.')
     if page is not None and not (isinstance(page, dict) and isinstance(page.get("name"), str | None)):
         raise CommandError(f"Not a Statuspage incidents export: page is {_kind(page)} without a text name.")
-    page_name = ((page or {}).get("name") or "").strip() or DEFAULT_PAGE
+    page_name = " ".join(((page or {}).get("name") or "").split()) or DEFAULT_PAGE  # one line in messages
     export = Export(page_name=page_name)
     seen: set[str] = set()
     for position, raw in enumerate(entries, start=1):
