@@ -315,6 +315,19 @@ def incident_update(
                 )
             raise ValidationError({"status": f"{incident.ticket} is resolved. Reopen it before posting updates."})
         _check_effective_at(incident, effective_at, now=now)
+        if expected_version is not None and int(expected_version) != incident.version:
+            # The form re-sends the status and severity the author saw; those are not changes
+            # of theirs, so a colleague's change in between is kept, not a conflict.
+            seen = (
+                incident.updates.filter(version__lte=int(expected_version))
+                .order_by("-id")
+                .values("status", "severity")
+                .first()
+            )
+            if seen and status == seen["status"]:
+                status = None
+            if seen and severity is not None and int(severity) == seen["severity"]:
+                severity = None
         changes = {}
         sets_severity = None
         if status and status != incident.status:
