@@ -20,6 +20,9 @@ READ_INCIDENTS = (HELPDESK, ENGINEER, LEADERSHIP)
 WRITE_POSTMORTEMS = (ENGINEER,)
 READ_REPORTS = (ENGINEER, LEADERSHIP)
 READ_OPERATIONS = (HELPDESK, ENGINEER, LEADERSHIP)
+# Planned maintenance: engineers (and staff) schedule it, every role reads it.
+WRITE_MAINTENANCE = (ENGINEER,)
+READ_MAINTENANCE = (HELPDESK, ENGINEER, LEADERSHIP)
 
 
 def user_roles(user) -> set[str]:
@@ -32,10 +35,11 @@ def user_roles(user) -> set[str]:
     return cached
 
 
-def has_role(user, roles: Iterable[str]) -> bool:
+def has_role(user, roles: Iterable[str], *, allow_staff: bool = False) -> bool:
+    """True for superusers, members of one of ``roles`` and, with ``allow_staff``, staff users."""
     if not user.is_authenticated:
         return False
-    if user.is_superuser:
+    if user.is_superuser or (allow_staff and user.is_staff):
         return True
     return bool(user_roles(user) & set(roles))
 
@@ -46,6 +50,8 @@ def roles_context(request):
         "can_file": has_role(user, FILE_INCIDENTS),
         "can_postmortem": has_role(user, WRITE_POSTMORTEMS),
         "can_read_reports": has_role(user, READ_REPORTS),
+        "can_read_maintenance": has_role(user, READ_MAINTENANCE, allow_staff=True),
+        "can_write_maintenance": has_role(user, WRITE_MAINTENANCE, allow_staff=True),
     }
 
 
@@ -53,25 +59,27 @@ class RoleRequiredMixin(LoginRequiredMixin):
     """Anonymous users go to the login page; logged-in users without a role get 403."""
 
     roles: tuple[str, ...] = ()
+    allow_staff = False  # staff users pass too (they run Beacon), e.g. for planned maintenance
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not has_role(request.user, self.roles):
+        if not has_role(request.user, self.roles, allow_staff=self.allow_staff):
             raise PermissionDenied("Your account does not have access to this page.")
         return super().dispatch(request, *args, **kwargs)
 
 
-def role_permission(*roles: str, write_roles: tuple[str, ...] | None = None):
-    """A DRF permission class: ``roles`` may read, ``write_roles`` (default ``roles``) may write."""
+def role_permission(*roles: str, write_roles: tuple[str, ...] | None = None, allow_staff: bool = False):
+    """A DRF permission class: ``roles`` may read, ``write_roles`` (default ``roles``) may write;
+    with ``allow_staff``, staff users may do both."""
 
     class HasRole(BasePermission):
         message = "Your account does not have the role needed for this call."
 
         def has_permission(self, request, view):
             if request.method in ("GET", "HEAD", "OPTIONS"):
-                return has_role(request.user, roles)
-            return has_role(request.user, write_roles or roles)
+                return has_role(request.user, roles, allow_staff=allow_staff)
+            return has_role(request.user, write_roles or roles, allow_staff=allow_staff)
 
     HasRole.__name__ = f"HasRole_{'_'.join(roles)}"
     return HasRole
