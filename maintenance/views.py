@@ -26,6 +26,10 @@ def get_maintenance_or_404(pk: int) -> Maintenance:
         raise Http404(_("There is no planned maintenance number %(pk)s.") % {"pk": pk}) from None
 
 
+def _same_minute(a, b) -> bool:
+    return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
+
+
 class _Read(RoleRequiredMixin, View):
     roles = READ_MAINTENANCE
     allow_staff = True
@@ -129,6 +133,11 @@ class MaintenanceEditView(_Write):
         form = forms.MaintenanceEditForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            # The form shows whole minutes; an unchanged time keeps its seconds (so an
+            # ongoing maintenance's start does not "move" by being saved again).
+            for name in ("starts_at", "ends_at"):
+                if _same_minute(data[name], getattr(maintenance, name)):
+                    data[name] = getattr(maintenance, name)
             try:
                 services.maintenance_edit(
                     maintenance=maintenance,

@@ -183,3 +183,9 @@ def test_an_unknown_id_is_a_404(api, engineer_user, db):
     client = api.as_user(engineer_user)
     assert client.get("/api/v1/maintenances/999/").status_code == 404
     assert client.patch("/api/v1/maintenances/999/", {"title": "x"}, format="json").status_code == 404
+
+
+def test_the_openapi_schema_describes_the_maintenance_calls(api, engineer_user):
+    paths = api.as_user(engineer_user).get("/api/schema/", {"format": "json"}).json()["paths"]
+    assert set(paths["/api/v1/maintenances/"]) >= {"get", "post"}
+    assert set(paths["/api/v1/maintenances/{id}/"]) >= {"get", "patch"}

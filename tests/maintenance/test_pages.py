@@ -180,3 +180,37 @@ def test_the_nav_links_to_maintenance(client, helpdesk_user):
 def test_an_unknown_maintenance_is_a_404(client, engineer_user, db):
     client.force_login(engineer_user)
     assert client.get("/maintenance/12345/").status_code == 404
+
+
+def test_an_ongoing_maintenance_saved_again_from_the_form_keeps_its_start(client, engineer_user, schedule, now, form):
+    maintenance = schedule(
+        starts_at=now - timedelta(minutes=30, seconds=17), ends_at=now + timedelta(hours=1, seconds=5)
+    )
+    assert maintenance.status == "in_progress"
+    client.force_login(engineer_user)
+    form.update(
+        starts_at=local_input(maintenance.starts_at),
+        ends_at=local_input(now + timedelta(hours=2)),
+        title="Longer than planned",
+        version=maintenance.version,
+    )
+
+    response = client.post(f"/maintenance/{maintenance.pk}/edit/", form)
+
+    assert response.status_code == 302, response.content.decode()
+    maintenance.refresh_from_db()
+    assert maintenance.starts_at == now - timedelta(minutes=30, seconds=17)
+    assert maintenance.title == "Longer than planned"
+
+
+def test_moving_an_ongoing_maintenances_start_is_a_form_error(client, engineer_user, schedule, now, form):
+    maintenance = schedule(starts_at=now - timedelta(minutes=30), ends_at=now + timedelta(hours=1))
+    client.force_login(engineer_user)
+    form.update(
+        starts_at=local_input(now + timedelta(hours=1)),
+        ends_at=local_input(now + timedelta(hours=2)),
+        version=maintenance.version,
+    )
+    response = client.post(f"/maintenance/{maintenance.pk}/edit/", form)
+    assert response.status_code == 400
+    assert "starts_at" in response.context["form"].errors
