@@ -154,6 +154,13 @@ def _refuse_history(maintenance: Maintenance) -> None:
         )  # fmt: skip
 
 
+def _earliest(value: Any, now: datetime) -> Any:
+    """``min(value, now)`` for an aware time; anything else is left for ``_check`` to name."""
+    if isinstance(value, datetime) and not timezone.is_naive(value):
+        return min(value, now)
+    return value
+
+
 def maintenance_edit(
     *,
     maintenance: Maintenance,
@@ -195,9 +202,9 @@ def maintenance_edit(
                     "values": ", ".join(MaintenanceStatus.values)
                 }
             elif status == MaintenanceStatus.IN_PROGRESS and current.status == MaintenanceStatus.SCHEDULED:
-                merged["starts_at"] = min(merged["starts_at"], now) if merged["starts_at"] else now
+                merged["starts_at"] = _earliest(merged["starts_at"], now)
             elif status == MaintenanceStatus.COMPLETED and current.status == MaintenanceStatus.IN_PROGRESS:
-                merged["ends_at"] = min(merged["ends_at"], now) if merged["ends_at"] else now
+                merged["ends_at"] = _earliest(merged["ends_at"], now)
             elif status == MaintenanceStatus.COMPLETED:
                 errors["status"] = _("A maintenance that has not started cannot be completed; cancel it instead.")
             else:
