@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "metrics",
     "batches",
     "automation",
+    "maintenance",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +210,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.choices.Status",
         "ServiceStatusEnum": "incidents.choices.ServiceStatus",
+        "MaintenanceStatusEnum": "maintenance.choices.MaintenanceStatus",
     },
 }
 # Bulk ingest endpoints (metrics, batch runs, executions) take large JSON lists.
@@ -410,3 +412,16 @@ if RUNDECK_URL:
         "schedule": AUTOMATION_IMPORT_MINUTES * 60,
     }
 # (end automation)
+
+# --- Planned maintenance (maintenance app) -------------------------------------------
+# Beat starts and ends maintenance on time (and emails subscribers once per event), and
+# re-queues maintenance emails a dead worker left behind, like the incidents' sweeper.
+CELERY_BEAT_SCHEDULE["maintenance-advance"] = {
+    "task": "maintenance.tasks.advance_maintenance",
+    "schedule": env_int("MAINTENANCE_ADVANCE_SECONDS", 60),
+}
+CELERY_BEAT_SCHEDULE["maintenance-sweep"] = {
+    "task": "maintenance.tasks.sweep_maintenance_deliveries",
+    "schedule": env_int("NOTIFY_SWEEP_SECONDS", 60),
+}
+# (end maintenance)

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("metrics.api.urls")),
     path("", include("batches.api.urls")),
     path("", include("automation.api.urls")),
+    path("", include("maintenance.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("metrics/", include("metrics.urls")),
     path("batches/", include("batches.urls")),
     path("automation/", include("automation.urls")),
+    path("maintenance/", include("maintenance.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

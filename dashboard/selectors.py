@@ -16,6 +16,7 @@ from django.utils import timezone
 from incidents.choices import ServiceStatus, Status
 from incidents.models import Incident, IncidentUpdate
 from incidents.selectors import IncidentFilters, incident_list, open_incidents
+from maintenance import selectors as maintenance_selectors
 
 _TIMELINE_COLUMNS = (
     "id",
@@ -50,6 +51,12 @@ class Timeline:
     truncated: bool
     services: dict[int, list[str]] = field(default_factory=dict)
     service_names: dict[str, str] = field(default_factory=dict)  # slug -> name
+    # Planned maintenance in the range (drawn apart from incidents; never part of ``rows``).
+    maintenance: maintenance_selectors.Windows = field(default_factory=maintenance_selectors.Windows)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.rows and not self.maintenance.rows
 
     @staticmethod
     def engineer_name(row) -> str | None:
@@ -62,7 +69,9 @@ class Timeline:
 def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
     """Incidents that started before ``filters.end`` and were not resolved before
     ``filters.start`` (ongoing ones included), at most ``limit`` of them, newest first.
-    Two queries, whatever the range holds.
+    Two queries, whatever the range holds; two more for the planned maintenance of the
+    range (not cancelled; filtered by service and text, and left out when a severity or
+    status filter asks for incidents only).
     """
     assert filters.start is not None and filters.end is not None, "a timeline needs a range"
     qs = incident_list(filters=filters).prefetch_related(None)
@@ -84,6 +93,13 @@ def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
         for incident_id, slug, name in links:
             services[incident_id].append(slug)
             names[slug] = name
+    maintenance = maintenance_selectors.Windows()
+    if not filters.severity and not filters.status:
+        maintenance = maintenance_selectors.windows(
+            start=filters.start, end=filters.end, service=filters.service, q=filters.q, limit=limit
+        )
+        for slug, name in maintenance.service_names.items():
+            names.setdefault(slug, name)
     return Timeline(
         start=filters.start,
         end=filters.end,
@@ -91,6 +107,7 @@ def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
         truncated=truncated,
         services=services,
         service_names=names,
+        maintenance=maintenance,
     )
 
 

@@ -11,6 +11,7 @@ from django.views import View
 from config.roles import READ_INCIDENTS, RoleRequiredMixin
 from incidents import postmortems
 from incidents import selectors as incident_selectors
+from maintenance import selectors as maintenance_selectors
 
 from . import selectors
 from .forms import PRESETS, TimelineForm
@@ -35,6 +36,7 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
     """
     base = reverse("incidents:detail", args=["TICKET"])
     prefix, suffix = base.split("TICKET")
+    maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),
@@ -58,6 +60,21 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
                 "external_url": row.external_url,
             }
             for row in result.rows
+        ],
+        "maintenances": [
+            {
+                "id": row.id,
+                "title": row.title,
+                "status": row.status,
+                "services": result.maintenance.services.get(row.id, []),
+                "start": _ms(row.starts_at),
+                "end": _ms(row.ends_at),
+                "start_label": _label(row.starts_at),
+                "end_label": _label(row.ends_at),
+                "description": (row.description or "")[:300],
+                "url": f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+            }
+            for row in result.maintenance.rows
         ],
     }
 
@@ -99,6 +116,7 @@ class HomeView(RoleRequiredMixin, View):
             {
                 "now": now,
                 "open_incidents": list(selectors.ongoing_incidents()),
+                "maintenance": maintenance_selectors.planned(now=now),
                 "services": [
                     (service, state, _query(request.GET, service=service.slug))
                     for service, state in incident_selectors.services_with_status()
@@ -129,11 +147,19 @@ class StatusPageView(View):
     def get(self, request):
         if not settings.STATUS_PAGE_ENABLED:
             raise Http404("The status page is switched off.")
-        data = selectors.status_page(services_with_status=incident_selectors.services_with_status())
+        now = timezone.now()
+        data = selectors.status_page(services_with_status=incident_selectors.services_with_status(), now=now)
+        maintenance = maintenance_selectors.planned(now=now)
         response = render(
             request,
             "dashboard/status.html",
-            {"status": data, "refresh": settings.STATUS_PAGE_REFRESH_SECONDS, "site_name": settings.SITE_NAME},
+            {
+                "status": data,
+                "maintenance": maintenance,
+                "under_maintenance": maintenance.service_ids(),
+                "refresh": settings.STATUS_PAGE_REFRESH_SECONDS,
+                "site_name": settings.SITE_NAME,
+            },
         )
         # Many screens poll this page; let them share a short-lived cached copy.
         response["Cache-Control"] = "public, max-age=30"

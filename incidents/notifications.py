@@ -85,13 +85,22 @@ def _insert_pending(update_id: int, emails: list[str]) -> None:
             )
 
 
-def _claim(delivery_id: int, lease: timedelta) -> bool:
+def claim_row(model, delivery_id: int, lease: timedelta) -> bool:
+    """Take a pending delivery row of ``model`` for ``lease``; False when someone else holds it or it went out.
+
+    ``model`` is any delivery table with ``status``, ``claimed_until`` (this module's
+    ``Delivery``, or another app's, e.g. planned maintenance emails).
+    """
     now = timezone.now()
     return bool(
-        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        model.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_until=now + lease)
     )
+
+
+def _claim(delivery_id: int, lease: timedelta) -> bool:
+    return claim_row(Delivery, delivery_id, lease)
 
 
 def render_update(update: IncidentUpdate) -> dict[str, str]:
@@ -131,7 +140,7 @@ def build_message(
         to=[email],
         connection=connection,
         headers={
-            "Message-ID": f"<beacon.{delivery_id}.{incident.ticket}@{_domain()}>",
+            "Message-ID": f"<beacon.{delivery_id}.{incident.ticket}@{mail_domain()}>",
             "X-Beacon-Ticket": incident.ticket,
         },
     )
@@ -139,8 +148,12 @@ def build_message(
     return message
 
 
-def _domain() -> str:
+def mail_domain() -> str:
+    """The domain part of Beacon's Message-IDs (the host of ``SITE_URL``)."""
     return settings.SITE_URL.split("//")[-1].split("/")[0].split(":")[0] or "beacon.local"
+
+
+_domain = mail_domain
 
 
 def deliveries_send(update_id: int) -> tuple[int, list[str]]:
@@ -152,39 +165,56 @@ def deliveries_send(update_id: int) -> tuple[int, list[str]]:
     update = IncidentUpdate.objects.select_related("incident", "incident__engineer").filter(pk=update_id).first()
     if update is None:
         return 0, []  # the incident was deleted meanwhile: nothing left to send
+    rendered: dict = {}
+
+    def build(email: str, delivery_id: int, connection) -> EmailMultiAlternatives:
+        if not rendered:
+            rendered.update(render_update(update))
+        return build_message(update, email, delivery_id=delivery_id, connection=connection, rendered=rendered)
+
+    return send_pending(Delivery.objects.filter(update_id=update_id), build=build, label=update.incident.ticket)
+
+
+def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
+    """Send the pending rows of a delivery queryset over one SMTP connection. Returns (sent, errors).
+
+    ``rows`` is a queryset of a delivery table (``email``, ``status``, ``attempts``,
+    ``last_error``, ``claimed_until``, ``sent_at``); ``build(email, delivery_id, connection)``
+    returns the message for one row. Each row is claimed for ``NOTIFY_LEASE_SECONDS``
+    before sending and marked sent right after the server accepts it. Raises nothing on
+    SMTP failure: the errors come back for the caller (a Celery task) to retry.
+    """
+    model = rows.model
     lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-    pending = list(
-        Delivery.objects.filter(update_id=update_id, status=DeliveryStatus.PENDING).values_list("id", "email")
-    )
+    pending = list(rows.filter(status=DeliveryStatus.PENDING).values_list("id", "email"))
     if not pending:
         return 0, []
-    rendered = render_update(update)
     sent = 0
     errors: list[str] = []
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
     except OSError as exc:
-        Delivery.objects.filter(update_id=update_id, status=DeliveryStatus.PENDING).update(
+        rows.filter(status=DeliveryStatus.PENDING).update(
             last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S}Z mail server unreachable: {exc}"
         )
         return 0, [str(exc)]
     try:
         for delivery_id, email in pending:
-            if not _claim(delivery_id, lease):
+            if not claim_row(model, delivery_id, lease):
                 continue  # another worker holds it, or it was sent meanwhile
             try:
-                build_message(update, email, delivery_id=delivery_id, connection=connection, rendered=rendered).send()
+                build(email, delivery_id, connection).send()
             except Exception as exc:  # noqa: BLE001 - any SMTP failure is recorded and retried
-                logger.warning("Mail to %s for %s failed: %s", email, update.incident.ticket, exc)
-                Delivery.objects.filter(pk=delivery_id).update(
+                logger.warning("Mail to %s for %s failed: %s", email, label, exc)
+                model.objects.filter(pk=delivery_id).update(
                     claimed_until=None, last_error=f"{exc.__class__.__name__}: {exc}", attempts=_inc()
                 )
                 errors.append(f"{email}: {exc}")
                 if _connection_lost(exc):
                     break  # the connection is gone; retry the rest later
                 continue  # this address was refused: the others still go out
-            Delivery.objects.filter(pk=delivery_id).update(
+            model.objects.filter(pk=delivery_id).update(
                 status=DeliveryStatus.SENT, sent_at=timezone.now(), claimed_until=None, attempts=_inc(), last_error=""
             )
             sent += 1
@@ -222,13 +252,15 @@ def deliveries_fail(update_id: int, reason: str) -> int:
 
 def stale_update_ids() -> list[int]:
     """Updates with pending deliveries nobody is working on (a worker died or a message was lost)."""
+    return list(stale_rows(Delivery.objects.all()).values_list("update_id", flat=True).distinct())
+
+
+def stale_rows(rows):
+    """Pending rows of a delivery queryset, older than a lease and unclaimed (or their claim expired)."""
     now = timezone.now()
     grace = now - timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-    return list(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=grace)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .values_list("update_id", flat=True)
-        .distinct()
+    return rows.filter(status=DeliveryStatus.PENDING, created_at__lt=grace).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
 
 

@@ -5,7 +5,11 @@ The HTML preview, the PDF, the CSV export and ``GET /api/v1/uptime/`` all render
 
 Cost is a constant number of queries whatever the month holds: the incidents overlapping
 this month or the previous one, their update logs, their services (prefetched in bulk),
-the services, the start of recorded history, plus the two metric reads for the 5xx part.
+the services, the start of recorded history, the planned maintenance of the month (two),
+plus the two metric reads for the 5xx part.
+
+Planned maintenance is reported beside the uptime, never inside it: its time is not
+downtime, whatever incidents happen during it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,20 @@ class IncidentRow:
 
 
 @dataclass
+class MaintenanceRow:
+    """One planned maintenance as the report lists it under a service."""
+
+    id: int
+    title: str
+    url: str
+    status: str
+    status_label: str
+    starts_at: datetime
+    ends_at: datetime
+    seconds: float  # its window inside the period
+
+
+@dataclass
 class HourCount:
     start: datetime  # local time in the reporting zone
     value: float
@@ -83,6 +101,10 @@ class ServiceReport:
     http_5xx_total: float | None = None
     http_5xx_coverage: float | None = None  # percent of the period with 5xx data
     worst_hours: list[HourCount] = field(default_factory=list)
+    # Planned maintenance: the union of its windows in the period (cancelled ones left
+    # out). Shown beside the uptime; it never changes downtime or uptime.
+    maintenance_seconds: float = 0.0
+    maintenances: list[MaintenanceRow] = field(default_factory=list)
 
     @property
     def uptime_percent(self) -> float:
@@ -166,6 +188,7 @@ class ServiceReport:
             "incidents_by_severity": {str(k): v for k, v in self.by_severity.items()},
             "mttr_seconds": None if self.mttr_seconds is None else round(self.mttr_seconds),
             "postmortems_missing": self.postmortems_missing,
+            "maintenance_seconds": round(self.maintenance_seconds),
         }
 
 
@@ -217,6 +240,19 @@ class Report:
     @property
     def total_downtime_seconds(self) -> float:
         return sum(s.downtime_seconds for s in self.services)
+
+    @property
+    def total_maintenance_seconds(self) -> float:
+        return sum(s.maintenance_seconds for s in self.services)
+
+    @property
+    def maintenances(self) -> list[MaintenanceRow]:
+        """Every maintenance of the period once, even when it covered several services."""
+        seen: dict[int, MaintenanceRow] = {}
+        for service in self.services:
+            for row in service.maintenances:
+                seen.setdefault(row.id, row)
+        return sorted(seen.values(), key=lambda r: (r.starts_at, r.id))
 
     @property
     def worst_service(self) -> ServiceReport | None:
@@ -408,6 +444,7 @@ def monthly_report(
         )
         for service in service_qs
     ]
+    _add_maintenance(services, start=start, end=period_end, now=now)
     metrics_available = include_http_5xx and _add_http_5xx(
         services, windows, start=start, end=period_end, now=now, tz=tz
     )
@@ -473,6 +510,35 @@ def _add_http_5xx(
         worst = sorted(hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
         service.worst_hours = [HourCount(start=hour, value=value) for hour, value in worst]
     return True
+
+
+def _add_maintenance(services: list[ServiceReport], *, start: datetime, end: datetime, now: datetime) -> None:
+    """Per service: its planned maintenance windows in ``[start, end)`` and the length of their union."""
+    from maintenance.choices import MaintenanceStatus
+    from maintenance.selectors import windows
+
+    found = windows(start=start, end=end)
+    by_id = {s.id: s for s in services}
+    url_template = reverse("maintenance:detail", args=[0])
+    spans: dict[int, list] = defaultdict(list)
+    for row in found.rows:
+        item = MaintenanceRow(
+            id=row.id,
+            title=row.title,
+            url=url_template.replace("/0/", f"/{row.id}/"),
+            status=row.status,
+            status_label=str(MaintenanceStatus(row.status).label),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            seconds=union_seconds([(row.starts_at, row.ends_at)], start=start, end=end, now=now),
+        )
+        for service_id in found.service_ids.get(row.id, []):
+            if service_id in by_id:
+                spans[service_id].append((row.starts_at, row.ends_at))
+                by_id[service_id].maintenances.append(item)
+    for service_id, service in by_id.items():
+        service.maintenances.sort(key=lambda r: (r.starts_at, r.id))
+        service.maintenance_seconds = union_seconds(spans.get(service_id, []), start=start, end=end, now=now)
 
 
 def _automation(start: datetime, end: datetime) -> dict | None:

@@ -152,6 +152,7 @@ SERVICE_COLUMNS = [
     "http_5xx_outside_incidents",
     "http_5xx_coverage_percent",
     "postmortems_missing",
+    "maintenance_seconds",
 ]
 
 

@@ -60,11 +60,27 @@ _ROW_FIELDS = {
 }
 
 
+_MAINTENANCE_FIELDS = {
+    "kind": serializers.CharField(help_text='Always "maintenance".'),
+    "id": serializers.IntegerField(),
+    "title": serializers.CharField(),
+    "status": serializers.CharField(),
+    "services": serializers.ListField(child=serializers.SlugField()),
+    "starts_at": serializers.DateTimeField(),
+    "ends_at": serializers.DateTimeField(),
+    "description": serializers.CharField(),
+    "url": serializers.URLField(),
+}
+
+
 class TimelineView(APIView):
     """Incidents that started before ``end`` and were not resolved before ``start``
     (ongoing ones included), newest first. ``start`` defaults to 7 days before ``end``,
     ``end`` to now. The range spans at most ``TIMELINE_MAX_DAYS``; at most
     ``TIMELINE_MAX_ROWS`` incidents come back and ``truncated`` says when more matched.
+
+    ``maintenances`` lists the planned maintenance overlapping the range (not cancelled),
+    apart from the incidents: it is not an incident and ``count`` does not include it.
     """
 
     permission_classes = [role_permission(*READ_INCIDENTS)]
@@ -86,6 +102,7 @@ class TimelineView(APIView):
                 "count": serializers.IntegerField(),
                 "truncated": serializers.BooleanField(),
                 "results": inline_serializer("TimelineIncident", _ROW_FIELDS, many=True),
+                "maintenances": inline_serializer("TimelineMaintenance", _MAINTENANCE_FIELDS, many=True),
             },
         ),
     )
@@ -120,6 +137,22 @@ class TimelineView(APIView):
             }
             for row in result.rows
         ]
+        maintenance_url = request.build_absolute_uri(reverse("maintenance:detail", args=[0]))
+        maintenance_prefix, maintenance_suffix = maintenance_url.rsplit("/0/", 1)
+        maintenances = [
+            {
+                "kind": "maintenance",
+                "id": row.id,
+                "title": row.title,
+                "status": row.status,
+                "services": result.maintenance.services.get(row.id, []),
+                "starts_at": fmt(row.starts_at),
+                "ends_at": fmt(row.ends_at),
+                "description": row.description,
+                "url": f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+            }
+            for row in result.maintenance.rows
+        ]
         return Response(
             {
                 "start": iso(start),
@@ -127,5 +160,6 @@ class TimelineView(APIView):
                 "count": len(results),
                 "truncated": result.truncated,
                 "results": results,
+                "maintenances": maintenances,
             }
         )

@@ -1,6 +1,7 @@
 /* The dashboard timeline: one row per service, one floating bar per incident and service,
- * coloured by severity. Data comes embedded in the page (#timeline-data, json_script), so
- * drawing needs no second request. The Chart instance is window.beaconTimeline.
+ * coloured by severity; planned maintenance as grey hatched bars behind them (it is not an
+ * incident). Data comes embedded in the page (#timeline-data, json_script), so drawing
+ * needs no second request. The Chart instance is window.beaconTimeline.
  */
 (function () {
   "use strict";
@@ -51,6 +52,52 @@
     barPercentage: 0.8,
     categoryPercentage: 0.9,
   }));
+  // Planned maintenance: one grey, hatched dataset drawn behind the incidents (higher order
+  // is drawn first), so an incident during maintenance stays visible on top of it.
+  const MAINTENANCE = "#6c757d";
+  let hatch = null;
+  function hatched() {
+    if (hatch) return hatch;
+    const c = document.createElement("canvas");
+    c.width = c.height = 8;
+    const g = c.getContext("2d");
+    g.fillStyle = "#e9ecef";
+    g.fillRect(0, 0, 8, 8);
+    g.strokeStyle = "#adb5bd";
+    g.lineWidth = 2;
+    g.beginPath();
+    g.moveTo(0, 0); g.lineTo(8, 8); g.moveTo(-2, 6); g.lineTo(2, 10); g.moveTo(6, -2); g.lineTo(10, 2);
+    g.stroke();
+    hatch = g.createPattern(c, "repeat");
+    return hatch;
+  }
+  const maintenanceSet = {
+    label: "Planned maintenance",
+    maintenance: true,
+    data: [],
+    backgroundColor: () => hatched(),
+    borderColor: MAINTENANCE,
+    borderWidth: 1,
+    borderDash: [4, 3],
+    borderSkipped: false,
+    borderRadius: 0,
+    minBarLength: 4,
+    grouped: false,
+    barPercentage: 0.95,
+    categoryPercentage: 0.9,
+    order: 1,
+  };
+  (data.maintenances || []).forEach((maintenance, index) => {
+    maintenance.services.forEach((slug) => {
+      maintenanceSet.data.push({
+        x: [maintenance.start, maintenance.end],
+        y: names[slug] || slug,
+        maintenance: index,
+      });
+    });
+  });
+  datasets.push(maintenanceSet);
+
   data.incidents.forEach((incident, index) => {
     const end = incident.end === null ? data.now : incident.end;
     incident.services.forEach((slug) => {
@@ -90,7 +137,13 @@
       return;
     }
     clearTimeout(hideTimer);
-    const incident = data.incidents[tooltip.dataPoints[0].raw.incident];
+    const raw = tooltip.dataPoints[0].raw;
+    if (raw.maintenance !== undefined) {
+      showMaintenance(data.maintenances[raw.maintenance]);
+      place(context, tooltip);
+      return;
+    }
+    const incident = data.incidents[raw.incident];
     const services = incident.services.map((slug) => esc(names[slug] || slug)).join(", ");
     tip.innerHTML =
       '<div class="d-flex gap-2 align-items-center mb-1">' +
@@ -106,6 +159,27 @@
       "<dt>End</dt><dd class=\"end\">" + (incident.end === null ? '<span class="text-danger">ongoing</span>' : esc(incident.end_label)) + "</dd>" +
       "</dl>" +
       (incident.external_url ? '<div class="small mt-1"><a href="' + esc(incident.external_url) + '" rel="noopener">External ticket ↗</a></div>' : "");
+    place(context, tooltip);
+  }
+
+  function showMaintenance(maintenance) {
+    const services = maintenance.services.map((slug) => esc(names[slug] || slug)).join(", ");
+    tip.innerHTML =
+      '<div class="d-flex gap-2 align-items-center mb-1">' +
+      '<span class="maint-badge kind">Maintenance</span>' +
+      '<a class="maintenance-link fw-semibold" href="' + esc(maintenance.url) + '">Planned maintenance</a>' +
+      '<span class="text-body-secondary small ms-auto">' + esc(maintenance.status.replace("_", " ")) + "</span></div>" +
+      '<div class="fw-semibold mb-1">' + esc(maintenance.title) + "</div>" +
+      (maintenance.description ? '<div class="description small mb-2">' + esc(maintenance.description) + "</div>" : "") +
+      '<dl class="small mb-0">' +
+      "<dt>Services</dt><dd class=\"services\">" + services + "</dd>" +
+      "<dt>Start</dt><dd class=\"start\">" + esc(maintenance.start_label) + "</dd>" +
+      "<dt>End</dt><dd class=\"end\">" + esc(maintenance.end_label) + "</dd>" +
+      "</dl>" +
+      '<div class="small text-body-secondary mt-1">Planned: not counted as downtime.</div>';
+  }
+
+  function place(context, tooltip) {
     tip.hidden = false;
     const box = context.chart.canvas.getBoundingClientRect();
     const width = tip.offsetWidth;
@@ -155,7 +229,8 @@
         if (!elements.length) return;
         const element = elements[0];
         const raw = chart.data.datasets[element.datasetIndex].data[element.index];
-        window.location.href = data.incidents[raw.incident].url;
+        window.location.href =
+          raw.maintenance !== undefined ? data.maintenances[raw.maintenance].url : data.incidents[raw.incident].url;
       },
     },
   });

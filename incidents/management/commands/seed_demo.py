@@ -46,7 +46,7 @@ PROBLEMS = [
     ("Database failover during peak", "Primary disk filled by runaway log table."),
     ("Images not loading", "CDN origin credentials expired."),
 ]
-DEMO_APPS = ("metrics", "reports", "batches", "automation", "dashboard")
+DEMO_APPS = ("metrics", "reports", "batches", "automation", "dashboard", "maintenance")
 
 
 class Command(BaseCommand):
