@@ -49,8 +49,10 @@ def utc(text):
 def test_an_export_becomes_incidents_services_and_update_logs():
     output = run(FIXTURE)
 
-    assert "5 new incidents" in output and "0 repaired, 0 skipped, 1 maintenance." in output
-    assert "f7m3a9x2c5vu: maintenance, imported separately" in output.splitlines()
+    assert (
+        "5 new incidents" in output and "0 repaired, 0 skipped, 1 new planned maintenance of 1 in the file." in output
+    )
+    assert "f7m3a9x2c5vu: planned maintenance, not an incident" in output.splitlines()
     api = by_ref("p31zjtct2jer")
     assert api.title == "Elevated API error rates"
     assert api.severity == 1 and api.status == "resolved"
@@ -112,8 +114,16 @@ def test_the_postmortem_body_becomes_the_incidents_postmortem():
 
 
 def test_a_scheduled_maintenance_is_not_an_incident():
+    from maintenance.models import Maintenance
+
     run(FIXTURE)
     assert not Incident.objects.filter(source_ref="statuspage:f7m3a9x2c5vu").exists()
+    (maintenance,) = Maintenance.objects.all()
+    assert maintenance.source_ref == "statuspage:f7m3a9x2c5vu"
+    assert maintenance.services.exists()
+    output = run(FIXTURE)  # again: nothing new
+    assert Maintenance.objects.count() == 1
+    assert "0 new planned maintenance of 1 in the file." in output
 
 
 def test_importing_the_same_file_twice_changes_nothing():
@@ -213,9 +223,11 @@ def test_a_real_export_imports_every_valid_incident_and_names_the_others():
         "q2kx8v0c7jnf: skipped: started_at 2020-11-13T09:20:00Z and created_at 2020-11-13T09:15:00Z are both "
         "after resolved_at 2020-11-13T08:55:16Z",
         "r8f1tz3k6wpa: skipped: resolved_at 2099-11-19T21:58:02Z is in the future",
-        "w1y4b7e0h3mk: maintenance, imported separately",
+        "w1y4b7e0h3mk: planned maintenance, not an incident",
     ]
-    assert "2 new incidents" in output and "1 repaired, 2 skipped, 1 maintenance." in output
+    assert (
+        "2 new incidents" in output and "1 repaired, 2 skipped, 1 new planned maintenance of 1 in the file." in output
+    )
     assert sorted(Incident.objects.values_list("source_ref", flat=True)) == [
         "statuspage:h4b9wlq7m1sd",
         "statuspage:zd9nd6gbr3gp",
@@ -239,8 +251,9 @@ def test_a_resolution_in_the_future_never_becomes_downtime():
     run_refused(GITHUB_2020)
 
     assert not Incident.objects.filter(source_ref="statuspage:r8f1tz3k6wpa").exists()
-    # Nor is its service created: nothing of a skipped incident is written.
-    assert not Service.objects.filter(slug="github-pages").exists()
+    # Nothing of a skipped incident is written (its service exists only for the planned
+    # maintenance of the same export, with no incident on it).
+    assert not Incident.objects.filter(services__slug="github-pages").exists()
     assert not IncidentUpdate.objects.filter(source_ref__startswith="statuspage:r8f1tz3k6wpa").exists()
 
 

@@ -48,6 +48,7 @@ from incidents import postmortems
 from incidents import services as incident_services
 from incidents.choices import Status, UpdateKind
 from incidents.models import Incident, IncidentUpdate, Postmortem, Service
+from maintenance.services import maintenance_import
 
 IMPACT_SEVERITY = {"critical": 1, "major": 2, "minor": 3, "none": 4}
 # Statuspage update statuses -> Beacon statuses (None keeps the current one).
@@ -405,7 +406,7 @@ class Command(BaseCommand):
         data = read_export(file)
         now = timezone.now()
         export = parse_export(data, now=now)
-        counts = {"incidents": 0, "updates": 0, "services": 0, "postmortems": 0}
+        counts = {"incidents": 0, "updates": 0, "services": 0, "postmortems": 0, "maintenances": 0}
         for note in export.notes:
             self.stdout.write(note)
         with transaction.atomic():
@@ -420,13 +421,13 @@ class Command(BaseCommand):
                     continue
                 for key, value in mine.items():
                     counts[key] += value
-            self._import_maintenances(export.maintenances)
+            self._import_maintenances(export.maintenances, now=now, counts=counts)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported from {export.page_name}: {counts['incidents']} new incidents, "
                 f"{counts['updates']} new updates, {counts['services']} new services, "
                 f"{counts['postmortems']} postmortems; {export.repaired} repaired, {export.skipped} skipped, "
-                f"{len(export.maintenances)} {'maintenance' if len(export.maintenances) == 1 else 'maintenances'}."
+                f"{counts['maintenances']} new planned maintenance of {len(export.maintenances)} in the file."
             )
         )
         if export.skipped:
@@ -434,17 +435,30 @@ class Command(BaseCommand):
                 f"{export.skipped} skipped (named above); the other incidents were imported.", returncode=1
             )
 
-    def _import_maintenances(self, records: list[MaintenanceRecord]) -> None:
+    def _import_maintenances(self, records: list[MaintenanceRecord], *, now: datetime, counts: dict) -> None:
         """Scheduled maintenances, kept apart from incidents: maintenance time is not downtime.
 
-        To be wired to ``maintenance.services.maintenance_import`` once that app is merged:
-        for each record, ``maintenance_import(source_ref=r.source_ref, title=r.title,
-        description=r.description, services=<r.components found or created as in _services>,
-        starts_at=r.starts_at, ends_at=r.ends_at, status=r.status, now=now)``.
-        Until then each one is only named.
+        Each goes through ``maintenance_import`` (idempotent on its source reference, emails
+        nobody); one refused by its rules is named and skipped like an incident.
         """
         for record in records:
-            self.stdout.write(f"{record.id}: maintenance, imported separately")
+            try:
+                with transaction.atomic():
+                    _, created = maintenance_import(
+                        source_ref=record.source_ref,
+                        title=record.title,
+                        description=record.description,
+                        services=self._services(record, counts),
+                        starts_at=record.starts_at,
+                        ends_at=record.ends_at,
+                        status=record.status,
+                        now=now,
+                    )
+            except ValidationError as exc:
+                self.stdout.write(f"{record.id}: skipped maintenance: {'; '.join(exc.messages)}")
+                continue
+            counts["maintenances"] += created
+            self.stdout.write(f"{record.id}: planned maintenance, not an incident")
 
     def _services(self, record: Record, counts: dict) -> list[Service]:
         result = []
