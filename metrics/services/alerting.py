@@ -89,7 +89,8 @@ def alertmanager_notify(*, notification: am.Notification, by, now: datetime | No
         group = AlertGroup.objects.select_for_update().select_related("incident").get(pk=group.pk)
         if group.last_digest == notification.digest:
             return AlertOutcome("unchanged", group.incident, duplicate=True)
-        was_firing = any(a["status"] == am.FIRING for a in group.alerts.values())
+        before = [a["severity"] for a in group.alerts.values() if a["status"] == am.FIRING]
+        was_firing = bool(before)
         alerts = _merge(group.alerts, notification, now=now)
         firing = {fp: a for fp, a in alerts.items() if a["status"] == am.FIRING}
         incident = group.incident
@@ -101,7 +102,9 @@ def alertmanager_notify(*, notification: am.Notification, by, now: datetime | No
                 incident = _open(group, notification, firing, services, by=by, now=now)
                 action = "opened"
             elif incident.is_open:
-                action = _follow(incident, notification, alerts, firing, services, by=by, now=now)
+                action = _follow(
+                    incident, notification, alerts, firing, services, was_worst=min(before), by=by, now=now
+                )
         elif was_firing and incident is not None and incident.is_open:
             ended = [_time(a["ends_at"]) for a in alerts.values() if a.get("ends_at")]
             incident_services.incident_resolve(
@@ -232,8 +235,14 @@ def _open(group: AlertGroup, notification, firing: dict, services, *, by, now: d
     )
 
 
-def _follow(incident: Incident, notification, alerts: dict, firing: dict, services, *, by, now: datetime) -> str:
-    """An open incident tracks its group: the worst firing severity, and any new service."""
+def _follow(
+    incident: Incident, notification, alerts: dict, firing: dict, services, *, was_worst: int, by, now: datetime
+) -> str:
+    """An open incident tracks its group: the worst firing severity, and any new service.
+
+    Severity moves only when the worst firing alert's severity moves (``was_worst`` is the
+    one before this notification), so a severity someone set by hand stands until then.
+    """
     action = "unchanged"
     ref = f"{SOURCE_ALERTMANAGER}:{notification.digest[:16]}"
     current = set(incident.services.values_list("slug", flat=True))
@@ -248,8 +257,8 @@ def _follow(incident: Incident, notification, alerts: dict, firing: dict, servic
         incident.refresh_from_db()
         action = "updated"
     worst = _worst(firing)
-    if worst["severity"] != incident.severity:
-        raised = worst["severity"] < incident.severity
+    if worst["severity"] != was_worst and worst["severity"] != incident.severity:
+        raised = worst["severity"] < was_worst
         if raised:
             when = _time(worst["starts_at"])
             reason = f"{worst['name'] or 'An alert'} is firing with severity {worst['severity']}."
@@ -266,7 +275,7 @@ def _follow(incident: Incident, notification, alerts: dict, firing: dict, servic
             message=reason,
             by=by,
             severity=worst["severity"],
-            effective_at=min(max(when, incident.started_at), now),
+            effective_at=min(max(when, _last_severity_change(incident)), now),
             now=now,
             source_ref=ref,
         )
@@ -311,6 +320,18 @@ def _link(notification, worst: dict) -> str:
 
 def _time(value: str) -> datetime:
     return parse_datetime(value)
+
+
+def _last_severity_change(incident: Incident) -> datetime:
+    """When the severity in force was set: a later alert change takes effect no earlier.
+
+    Back-dating further would put it before that change (say, one made by hand), and the
+    replay of the log would then keep the older change in force.
+    """
+    last = IncidentUpdate.objects.filter(incident=incident, sets_severity__isnull=False).aggregate(
+        last=Max("effective_at")
+    )["last"]
+    return max(incident.started_at, last or incident.started_at)
 
 
 def _resolution_time(incident: Incident, wanted: datetime, *, now: datetime) -> datetime:

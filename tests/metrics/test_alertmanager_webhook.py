@@ -375,3 +375,32 @@ def test_an_incident_closed_by_hand_is_not_reopened_by_the_still_firing_group(ap
     response = post(api, payload(alert("A", starts=starts), alert("B", starts=ago(1))))
     assert response.json()["action"] == "unchanged"
     assert Incident.objects.count() == 1
+
+
+def test_a_severity_set_by_hand_stands_until_the_worst_alert_changes(api, services, engineer_user):
+    from incidents.services import incident_update
+
+    starts = ago(30)
+    post(api, payload(alert("A", severity="warning", starts=starts)))
+    incident = Incident.objects.get()
+    incident_update(incident=incident, message="Customers affected: Sev 2", severity=2, by=engineer_user)
+    # The group grows by another warning: the worst alert is unchanged, so is the severity.
+    post(api, payload(alert("A", severity="warning", starts=starts), alert("B", severity="warning")))
+    assert Incident.objects.get().severity == 2
+    post(
+        api,
+        payload(
+            alert("A", severity="warning", starts=starts), alert("B", severity="warning"), alert("C", starts=ago(1))
+        ),
+    )
+    assert Incident.objects.get().severity == 1
+
+
+def test_the_request_makes_no_outbound_connection(api, services, monkeypatch):
+    import socket
+
+    connections = []
+    monkeypatch.setattr(socket.socket, "connect", lambda sock, address: connections.append(address))
+    response = post(api, payload(alert()))
+    assert response.status_code == 200 and response.json()["action"] == "opened"
+    assert connections == []
