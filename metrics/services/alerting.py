@@ -86,7 +86,7 @@ def alertmanager_notify(*, notification: am.Notification, by, now: datetime | No
         group, _ = AlertGroup.objects.get_or_create(
             key_hash=key_hash, defaults={"group_key": notification.group_key, "receiver": notification.receiver[:200]}
         )
-        group = AlertGroup.objects.select_for_update().select_related("incident").get(pk=group.pk)
+        group = AlertGroup.objects.select_for_update().get(pk=group.pk)
         if group.last_digest == notification.digest:
             return AlertOutcome("unchanged", group.incident, duplicate=True)
         before = [a["severity"] for a in group.alerts.values() if a["status"] == am.FIRING]
@@ -360,7 +360,7 @@ def threshold_evaluate(*, series: MetricSeries, points: list, now: datetime | No
     try:
         with transaction.atomic():
             alarm, _ = SeriesAlarm.objects.get_or_create(series=series)
-            alarm = SeriesAlarm.objects.select_for_update().select_related("incident").get(pk=alarm.pk)
+            alarm = SeriesAlarm.objects.select_for_update().get(pk=alarm.pk)
             if alarm.last_ts is not None and ts <= alarm.last_ts:
                 return None
             alarm.last_ts, alarm.last_value = ts, value
