@@ -55,6 +55,9 @@ def run(args) -> str:
     user, _ = User.objects.get_or_create(username=f"{PREFIX}bot")
     user.groups.add(Group.objects.get_or_create(name="helpdesk")[0])
     token = Token.objects.get_or_create(user=user)[0].key
+    # Leftovers of an interrupted run.
+    Incident.objects.filter(source="alertmanager", services=service).delete()
+    AlertGroup.objects.filter(group_key__contains=f'service="{service.slug}"').delete()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     run_id = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
@@ -134,13 +137,14 @@ def run(args) -> str:
     finally:
         socket.socket.connect = real_connect
 
-    incidents = Incident.objects.filter(source="alertmanager", services=service, source_ref__isnull=False)
+    ours = AlertGroup.objects.filter(group_key__contains=f'run="{run_id}"')
+    incidents = Incident.objects.filter(pk__in=ours.values("incident"))
     deliveries = Delivery.objects.filter(update__incident__in=incidents).count()
     count = incidents.count()
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(queue)
-    AlertGroup.objects.filter(group_key__contains=f'run="{run_id}"').delete()
-    incidents.delete()
+    Incident.objects.filter(pk__in=list(incidents.values_list("pk", flat=True))).delete()
+    ours.delete()
 
     everything = [t for values in timings.values() for t in values]
     p95 = _percentile(everything, 95)

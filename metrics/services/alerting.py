@@ -82,47 +82,55 @@ def alertmanager_notify(*, notification: am.Notification, by, now: datetime | No
     """
     now = now or timezone.now()
     key_hash = hashlib.sha256(notification.group_key.encode()).hexdigest()
+    locked = AlertGroup.objects.select_for_update(of=("self",)).select_related("incident")
     with transaction.atomic():
-        group, _ = AlertGroup.objects.get_or_create(
-            key_hash=key_hash, defaults={"group_key": notification.group_key, "receiver": notification.receiver[:200]}
-        )
-        group = AlertGroup.objects.select_for_update().get(pk=group.pk)
+        group = locked.filter(key_hash=key_hash).first()
+        if group is None:
+            AlertGroup.objects.get_or_create(
+                key_hash=key_hash,
+                defaults={"group_key": notification.group_key, "receiver": notification.receiver[:200]},
+            )
+            group = locked.get(key_hash=key_hash)
         if group.last_digest == notification.digest:
             return AlertOutcome("unchanged", group.incident, duplicate=True)
-        before = [a["severity"] for a in group.alerts.values() if a["status"] == am.FIRING]
-        was_firing = bool(before)
+        before = [a for a in group.alerts.values() if a["status"] == am.FIRING]
         alerts = _merge(group.alerts, notification, now=now)
         firing = {fp: a for fp, a in alerts.items() if a["status"] == am.FIRING}
         incident = group.incident
         action = "unchanged"
         if firing:
-            services = _services(firing.values())
-            if not was_firing or incident is None:
+            slugs = _service_slugs(firing.values())
+            if not before or incident is None:
                 group.episodes += 1
-                incident = _open(group, notification, firing, services, by=by, now=now)
+                incident = _open(group, notification, firing, _services(slugs), by=by, now=now)
                 action = "opened"
             elif incident.is_open:
-                action = _follow(
-                    incident, notification, alerts, firing, services, was_worst=min(before), by=by, now=now
+                action, incident = _follow(
+                    incident,
+                    notification,
+                    alerts,
+                    firing,
+                    new_slugs=[slug for slug in slugs if slug not in {a["service"] for a in before}],
+                    was_worst=min(a["severity"] for a in before),
+                    by=by,
+                    now=now,
                 )
-        elif was_firing and incident is not None and incident.is_open:
+        elif before and incident is not None and incident.is_open:
             ended = [_time(a["ends_at"]) for a in alerts.values() if a.get("ends_at")]
-            incident_services.incident_resolve(
+            incident = incident_services.incident_resolve(
                 incident=incident,
                 message="Every alert of the group is resolved (Alertmanager).",
                 by=by,
                 resolved_at=_resolution_time(incident, max(ended, default=now), now=now),
                 now=now,
                 source_ref=f"{SOURCE_ALERTMANAGER}:{notification.digest[:16]}",
-            )
+            ).incident
             action = "resolved"
         group.alerts = _forget_old(alerts, now=now)
         group.incident = incident
         group.receiver = notification.receiver[:200]
         group.last_digest = notification.digest
         group.save()
-    if incident is not None:
-        incident.refresh_from_db()
     return AlertOutcome(action, incident)
 
 
@@ -183,8 +191,8 @@ def _forget_old(alerts: dict, *, now: datetime) -> dict:
     }
 
 
-def _services(firing) -> list[Service]:
-    """The services the firing alerts name; an unknown slug becomes a new service."""
+def _service_slugs(firing) -> list[str]:
+    """The service slugs the firing alerts name, checked; ``ValidationError`` on ``service``."""
     slugs: list[str] = []
     for state in firing:
         slug = (state["service"] or "").strip()
@@ -205,6 +213,11 @@ def _services(firing) -> list[Service]:
             raise ValidationError({"service": f"{slug[:40]!r}… is longer than a service slug may be."})
         if slug not in slugs:
             slugs.append(slug)
+    return slugs
+
+
+def _services(slugs: list[str]) -> list[Service]:
+    """The services named by ``slugs``; an unknown slug becomes a new service."""
     found = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
     for slug in slugs:
         if slug not in found:
@@ -236,30 +249,38 @@ def _open(group: AlertGroup, notification, firing: dict, services, *, by, now: d
 
 
 def _follow(
-    incident: Incident, notification, alerts: dict, firing: dict, services, *, was_worst: int, by, now: datetime
-) -> str:
-    """An open incident tracks its group: the worst firing severity, and any new service.
+    incident: Incident,
+    notification,
+    alerts: dict,
+    firing: dict,
+    *,
+    new_slugs: list[str],
+    was_worst: int,
+    by,
+    now: datetime,
+) -> tuple[str, Incident]:
+    """An open incident tracks its group: the worst firing severity, and any newly named service.
 
     Severity moves only when the worst firing alert's severity moves (``was_worst`` is the
     one before this notification), so a severity someone set by hand stands until then.
     """
     action = "unchanged"
     ref = f"{SOURCE_ALERTMANAGER}:{notification.digest[:16]}"
-    current = set(incident.services.values_list("slug", flat=True))
-    if not {s.slug for s in services} <= current:
-        incident_services.incident_edit(
-            incident=incident,
-            by=by,
-            services=[*incident.services.all(), *(s for s in services if s.slug not in current)],
-            message="Alerts now also name " + ", ".join(s.slug for s in services if s.slug not in current) + ".",
-            now=now,
-        )
-        incident.refresh_from_db()
-        action = "updated"
+    if new_slugs:
+        current = list(incident.services.all())
+        added = [s for s in _services(new_slugs) if s not in current]
+        if added:
+            incident = incident_services.incident_edit(
+                incident=incident,
+                by=by,
+                services=[*current, *added],
+                message="Alerts now also name " + ", ".join(s.slug for s in added) + ".",
+                now=now,
+            )
+            action = "updated"
     worst = _worst(firing)
     if worst["severity"] != was_worst and worst["severity"] != incident.severity:
-        raised = worst["severity"] < was_worst
-        if raised:
+        if worst["severity"] < was_worst:
             when = _time(worst["starts_at"])
             reason = f"{worst['name'] or 'An alert'} is firing with severity {worst['severity']}."
         else:
@@ -270,7 +291,7 @@ def _follow(
             ]
             when = max(worse_ended, default=now)
             reason = f"The most severe alerts ended; the worst still firing is severity {worst['severity']}."
-        incident_services.incident_update(
+        incident = incident_services.incident_update(
             incident=incident,
             message=reason,
             by=by,
@@ -278,9 +299,9 @@ def _follow(
             effective_at=min(max(when, _last_severity_change(incident)), now),
             now=now,
             source_ref=ref,
-        )
+        ).incident
         action = "updated"
-    return action
+    return action, incident
 
 
 def _title(notification, worst: dict) -> str:
