@@ -1,4 +1,4 @@
-"""The Prometheus Alertmanager webhook payload (version 4), as Grafana alerting sends it too.
+"""The Prometheus Alertmanager webhook payload (version 4), as Grafana alerting sends it too (as "1").
 
 Only parsing lives here: ``notification_parse(body)`` turns the JSON body into plain
 dataclasses or raises ``PayloadError`` naming the offending field
@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 FIRING = "firing"
 RESOLVED = "resolved"
 STATUSES = (FIRING, RESOLVED)
+# Alertmanager's webhook payload is version "4"; Grafana alerting sends the same shape as "1".
+VERSIONS = ("4", "1")
 
 # Go's zero time: the endsAt of an alert that has not ended.
 _ZERO_YEAR = 1
@@ -80,8 +82,10 @@ def notification_parse(body: bytes | str | dict) -> Notification:
     version = data.get("version", "4")
     if not isinstance(version, str):
         raise PayloadError("version", 'Must be a string such as "4".')
-    if version != "4":
-        raise PayloadError("version", f"Only webhook payload version 4 is understood, not {version!r}.")
+    if version not in VERSIONS:
+        raise PayloadError(
+            "version", f"Alertmanager payload version 4 (or Grafana's 1) is understood, not {version!r}."
+        )
     group_key = _string(data, "groupKey", required=True)
     if not group_key.strip():
         raise PayloadError("groupKey", "Must not be empty.")
