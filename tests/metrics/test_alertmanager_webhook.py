@@ -445,3 +445,11 @@ def test_grafana_alerting_notifications_are_understood(api, services):
     assert (incident.title, incident.severity, incident.source) == ("Memory above 90% in eu-1", 2, "alertmanager")
     assert incident.started_at == starts
     assert incident.external_url == "https://grafana.example.com/alerting/grafana/abc123/view"
+
+
+def test_the_incident_page_says_an_alert_opened_it(api, services, client, helpdesk_user):
+    post(api, payload(alert()))
+    client.force_login(helpdesk_user)
+    page = client.get(Incident.objects.get().get_absolute_url()).content.decode()
+    assert "Alertmanager / Grafana alert" in page
+    assert 'href="http://prometheus.example.com:9090/graph' in page

@@ -223,3 +223,10 @@ def test_the_switch_and_n_are_in_the_admin(client, admin_user, latency):
     client.force_login(admin_user)
     page = client.get(f"/admin/metrics/metricseries/{latency.pk}/change/").content.decode()
     assert 'name="opens_incidents"' in page and 'name="incident_after_polls"' in page
+
+
+def test_the_incident_page_says_a_metric_threshold_opened_it(poller, client, helpdesk_user):
+    poller.poll(BAD, BAD, BAD)
+    client.force_login(helpdesk_user)
+    page = client.get(Incident.objects.get().get_absolute_url()).content.decode()
+    assert "Metric threshold" in page
