@@ -34,7 +34,7 @@ class MetricSeriesSerializer(serializers.Serializer):
 
 
 class AlertmanagerAlertSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    status = serializers.CharField(help_text="firing or resolved")
     labels = serializers.DictField(child=serializers.CharField(), help_text="`service` (slug) and `severity` matter.")
     annotations = serializers.DictField(child=serializers.CharField(), required=False)
     startsAt = serializers.DateTimeField()
@@ -49,7 +49,7 @@ class AlertmanagerPayloadSerializer(serializers.Serializer):
     version = serializers.CharField(default="4")
     groupKey = serializers.CharField()
     truncatedAlerts = serializers.IntegerField(required=False)
-    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    status = serializers.CharField(help_text="firing or resolved")
     receiver = serializers.CharField(required=False)
     groupLabels = serializers.DictField(child=serializers.CharField(), required=False)
     commonLabels = serializers.DictField(child=serializers.CharField(), required=False)
@@ -59,7 +59,7 @@ class AlertmanagerPayloadSerializer(serializers.Serializer):
 
 
 class AlertmanagerResultSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["opened", "updated", "resolved", "unchanged"])
+    action = serializers.CharField(help_text="opened, updated, resolved or unchanged")
     duplicate = serializers.BooleanField(help_text="The same notification was already handled.")
     incident = serializers.CharField(allow_null=True, help_text="Ticket of the group's incident")
     status = serializers.CharField(allow_null=True)
