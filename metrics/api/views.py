@@ -55,6 +55,7 @@ class AlertmanagerWebhookView(APIView):
 
     authentication_classes = [BearerOrTokenAuthentication]
     permission_classes = [role_permission(*FILE_INCIDENTS)]
+    parser_classes = [JSONParser]  # for the schema: the body is read raw and parsed by integrations.alertmanager
 
     @extend_schema(request=s.AlertmanagerPayloadSerializer, responses=s.AlertmanagerResultSerializer)
     def post(self, request):
