@@ -189,7 +189,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.BearerOrTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -339,6 +339,29 @@ METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 400)
 # Largest list one POST /api/v1/metrics/samples/ may carry.
 METRICS_INGEST_MAX_ROWS = env_int("METRICS_INGEST_MAX_ROWS", 100_000)
 METRICS_INGEST_MAX_BYTES = env_int("METRICS_INGEST_MAX_BYTES", 32 * 1024 * 1024)
+
+
+# --- Incidents from alerts (metrics app: Alertmanager / Grafana webhook, thresholds) -
+# Alert label `severity` → incident severity (1 critical … 4 low), as "label=N" pairs;
+# "*" is every other value (and alerts without the label).
+def _alert_severities(name: str, default: str) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for item in env_list(name, default):
+        label, sep, number = item.partition("=")
+        if not sep or not label.strip() or number.strip() not in ("1", "2", "3", "4"):
+            raise ImproperlyConfigured(f"{name} must be label=1..4 pairs separated by commas, got {item!r}")
+        mapping[label.strip().lower()] = int(number)
+    mapping.setdefault("*", 4)
+    return mapping
+
+
+ALERTMANAGER_SEVERITY = _alert_severities("ALERTMANAGER_SEVERITY", "critical=1,major=2,error=2,warning=3,*=4")
+# Service (slug) for alerts without a `service` label; empty = such a notification is refused (400).
+ALERTMANAGER_DEFAULT_SERVICE = env_str("ALERTMANAGER_DEFAULT_SERVICE")
+# Severity of incidents opened by a series past its critical threshold (METRICS series switch).
+METRICS_THRESHOLD_SEVERITY = env_int("METRICS_THRESHOLD_SEVERITY", 2)
+if METRICS_THRESHOLD_SEVERITY not in (1, 2, 3, 4):
+    raise ImproperlyConfigured("METRICS_THRESHOLD_SEVERITY must be 1, 2, 3 or 4")
 
 
 def _metrics_beat():

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import MetricSeries, MetricSource, PollResult
+from .models import AlertGroup, MetricSeries, MetricSource, PollResult, SeriesAlarm
 
 
 class SeriesInline(admin.TabularInline):
@@ -38,8 +38,8 @@ class MetricSourceAdmin(admin.ModelAdmin):
 
 @admin.register(MetricSeries)
 class MetricSeriesAdmin(admin.ModelAdmin):
-    list_display = ["key", "label", "source", "role", "service", "unit", "enabled"]
-    list_filter = ["role", "source", "enabled", "service"]
+    list_display = ["key", "label", "source", "role", "service", "unit", "enabled", "opens_incidents"]
+    list_filter = ["role", "source", "enabled", "opens_incidents", "service"]
     search_fields = ["key", "label", "metric_name", "query"]
     list_select_related = ["source", "service"]
     autocomplete_fields = ["service"]
@@ -48,6 +48,15 @@ class MetricSeriesAdmin(admin.ModelAdmin):
         ("CloudWatch query", {"fields": ["namespace", "metric_name", "dimensions", "statistic", "period_seconds"]}),
         ("PromQL or URL", {"fields": ["query"]}),
         ("Thresholds", {"fields": ["warning_threshold", "critical_threshold", "threshold_direction"]}),
+        (
+            "Incidents from the critical threshold",
+            {
+                "fields": ["opens_incidents", "incident_after_polls"],
+                "description": "When on, this many polls in a row past the critical threshold open an incident for "
+                "the series' service (or join the one open); as many good polls resolve it. Polls without data "
+                "count neither way.",
+            },
+        ),
     ]
 
 
@@ -57,6 +66,36 @@ class PollResultAdmin(admin.ModelAdmin):
     list_filter = ["status", "series__source"]
     list_select_related = ["series"]
     date_hierarchy = "polled_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SeriesAlarm)
+class SeriesAlarmAdmin(admin.ModelAdmin):
+    """Read-only: the state is written by polling only."""
+
+    list_display = ["series", "in_alarm", "bad_polls", "good_polls", "last_value", "last_ts", "incident"]
+    list_filter = ["in_alarm"]
+    list_select_related = ["series", "incident"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(admin.ModelAdmin):
+    """Read-only: Alertmanager groups and the incident each drives."""
+
+    list_display = ["group_key", "receiver", "incident", "episodes", "updated_at"]
+    search_fields = ["group_key", "receiver"]
+    list_select_related = ["incident"]
 
     def has_add_permission(self, request):
         return False

@@ -6,6 +6,7 @@ variable that holds their ``Authorization`` header.
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .choices import PollStatus, SeriesRole, SourceKind, Statistic, ThresholdDirection
@@ -96,6 +97,17 @@ class MetricSeries(models.Model):
         max_length=10, choices=ThresholdDirection.choices, default=ThresholdDirection.ABOVE
     )
     enabled = models.BooleanField(default=True)
+    # Threshold incidents (metrics.services.alerting): off unless switched on per series.
+    opens_incidents = models.BooleanField(
+        default=False,
+        help_text="Open (or join) an incident for the series' service when it stays past its critical threshold.",
+    )
+    incident_after_polls = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Consecutive polls past the critical threshold that open the incident, "
+        "and consecutive good polls that resolve it.",
+    )
 
     class Meta:
         ordering = ["key"]
@@ -116,6 +128,10 @@ class MetricSeries(models.Model):
             errors["metric_name"] = "CloudWatch series need a namespace and a metric name."
         if kind in (SourceKind.PROMETHEUS, SourceKind.HTTP_JSON) and not self.query:
             errors["query"] = "Prometheus and HTTP JSON series need a query."
+        if self.opens_incidents and self.critical_threshold is None:
+            errors["critical_threshold"] = "Set a critical threshold for this series to open incidents."
+        if self.opens_incidents and not self.service_id:
+            errors["service"] = "Choose the service whose incidents this series opens."
         if not isinstance(self.dimensions, dict) or not all(isinstance(v, str) for v in self.dimensions.values()):
             errors["dimensions"] = 'Dimensions must be a JSON object of strings, e.g. {"LoadBalancer": "app/web/1"}.'
         if errors:
@@ -178,3 +194,59 @@ class PollResult(models.Model):
 
     def __str__(self):
         return f"{self.series_id} {self.status} {self.window_start:%H:%M}–{self.window_end:%H:%M}"
+
+
+class SeriesAlarm(models.Model):
+    """Where one series stands against its critical threshold, poll by poll.
+
+    ``bad_polls`` and ``good_polls`` count consecutive polls past / within the critical
+    threshold; ``in_alarm`` flips only after ``incident_after_polls`` of them in a row, so a
+    value hovering at the threshold cannot open and close incidents every poll. Polls with
+    no data, errors, or no point newer than ``last_ts`` change nothing.
+    """
+
+    series = models.OneToOneField(MetricSeries, on_delete=models.CASCADE, related_name="alarm")
+    in_alarm = models.BooleanField(default=False)
+    bad_polls = models.PositiveIntegerField(default=0)
+    good_polls = models.PositiveIntegerField(default=0)
+    # Timestamp of the first point of the current run of bad (good) polls.
+    bad_since = models.DateTimeField(null=True, blank=True)
+    good_since = models.DateTimeField(null=True, blank=True)
+    last_ts = models.DateTimeField(null=True, blank=True, help_text="Newest point already counted.")
+    last_value = models.FloatField(null=True, blank=True)
+    # The incident this alarm opened or joined (kept after recovery, for the record).
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.series} {'in alarm' if self.in_alarm else 'ok'} (bad {self.bad_polls}, good {self.good_polls})"
+
+
+class AlertGroup(models.Model):
+    """One Alertmanager / Grafana alert group (``groupKey``) and the incident it drives.
+
+    ``alerts`` holds each alert's last known state by fingerprint; ``last_digest`` is the
+    hash of the last notification handled, so a repeated delivery is recognised at once.
+    A group that fires again after its incident was resolved opens a new incident;
+    ``episodes`` counts them (the incident's ``source_ref`` ends with it).
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the groupKey.")
+    group_key = models.TextField()
+    receiver = models.CharField(max_length=200, blank=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    episodes = models.PositiveIntegerField(default=0)
+    alerts = models.JSONField(default=dict, blank=True)
+    last_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.group_key[:80]

@@ -31,3 +31,36 @@ class MetricSeriesSerializer(serializers.Serializer):
     breach = serializers.CharField(allow_null=True)
     last_poll_status = serializers.CharField(source="last_poll.status", allow_null=True, default=None)
     last_poll_message = serializers.CharField(source="last_poll.message", allow_null=True, default=None)
+
+
+class AlertmanagerAlertSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="firing or resolved")
+    labels = serializers.DictField(child=serializers.CharField(), help_text="`service` (slug) and `severity` matter.")
+    annotations = serializers.DictField(child=serializers.CharField(), required=False)
+    startsAt = serializers.DateTimeField()
+    endsAt = serializers.DateTimeField(required=False)
+    generatorURL = serializers.URLField(required=False)
+    fingerprint = serializers.CharField(required=False)
+
+
+class AlertmanagerPayloadSerializer(serializers.Serializer):
+    """The Alertmanager webhook payload, version 4 (documentation only; parsed by integrations.alertmanager)."""
+
+    version = serializers.CharField(default="4")
+    groupKey = serializers.CharField()
+    truncatedAlerts = serializers.IntegerField(required=False)
+    status = serializers.CharField(help_text="firing or resolved")
+    receiver = serializers.CharField(required=False)
+    groupLabels = serializers.DictField(child=serializers.CharField(), required=False)
+    commonLabels = serializers.DictField(child=serializers.CharField(), required=False)
+    commonAnnotations = serializers.DictField(child=serializers.CharField(), required=False)
+    externalURL = serializers.URLField(required=False)
+    alerts = AlertmanagerAlertSerializer(many=True)
+
+
+class AlertmanagerResultSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="opened, updated, resolved or unchanged")
+    duplicate = serializers.BooleanField(help_text="The same notification was already handled.")
+    incident = serializers.CharField(allow_null=True, help_text="Ticket of the group's incident")
+    status = serializers.CharField(allow_null=True)
+    severity = serializers.IntegerField(allow_null=True)

@@ -1,16 +1,19 @@
 import json
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.roles import ENGINEER, READ_OPERATIONS, role_permission
+from config.authentication import BearerOrTokenAuthentication
+from config.roles import ENGINEER, FILE_INCIDENTS, READ_OPERATIONS, role_permission
+from integrations import alertmanager
 
 from .. import selectors, services
+from ..services import alerting
 from . import serializers as s
 
 
@@ -39,6 +42,42 @@ class SeriesListView(APIView):
         groups = selectors.series_snapshots(now=timezone.now(), with_chart=False)
         rows = [row for group in groups for row in group.rows]
         return Response(s.MetricSeriesSerializer(rows, many=True).data)
+
+
+class AlertmanagerWebhookView(APIView):
+    """Alertmanager / Grafana webhook (payload version 4): one incident per alert group.
+
+    Authenticated with a Beacon API token, ``Authorization: Bearer <key>`` (what
+    Alertmanager's ``http_config.authorization`` sends) or ``Token <key>``; the token's
+    user needs a role that may file incidents. The request only writes to the database;
+    emails to subscribers are queued after commit.
+    """
+
+    authentication_classes = [BearerOrTokenAuthentication]
+    permission_classes = [role_permission(*FILE_INCIDENTS)]
+    parser_classes = [JSONParser]  # for the schema: the body is read raw and parsed by integrations.alertmanager
+
+    @extend_schema(request=s.AlertmanagerPayloadSerializer, responses=s.AlertmanagerResultSerializer)
+    def post(self, request):
+        try:
+            body = request._request.body
+        except RequestDataTooBig:
+            raise ValidationError({"body": ["The notification is larger than this server accepts."]}) from None
+        try:
+            notification = alertmanager.notification_parse(body)
+        except alertmanager.PayloadError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        outcome = alerting.alertmanager_notify(notification=notification, by=request.user)
+        incident = outcome.incident
+        return Response(
+            {
+                "action": outcome.action,
+                "duplicate": outcome.duplicate,
+                "incident": incident.ticket if incident else None,
+                "status": incident.status if incident else None,
+                "severity": incident.severity if incident else None,
+            }
+        )
 
 
 def _read_json(request):

@@ -1,5 +1,6 @@
 """Every write of the metrics app: ingest, polling, digest, retention."""
 
+from .alerting import AlertOutcome, alertmanager_notify, threshold_evaluate
 from .digest import Digest, DigestDelivery, digest_build, digest_send, format_value
 from .ingest import IngestResult, samples_ingest, samples_upsert
 from .polling import RETRY, PollOutcome, max_attempts, poll_window, pollable_series_ids, retry_countdown, series_poll
@@ -7,9 +8,11 @@ from .retention import RetentionResult, samples_rollup_and_prune
 
 __all__ = [
     "RETRY",
+    "AlertOutcome",
     "Digest",
     "DigestDelivery",
     "IngestResult",
+    "alertmanager_notify",
     "PollOutcome",
     "RetentionResult",
     "digest_build",
@@ -23,4 +26,5 @@ __all__ = [
     "samples_rollup_and_prune",
     "samples_upsert",
     "series_poll",
+    "threshold_evaluate",
 ]

@@ -24,6 +24,7 @@ from integrations.http_json import Point, SourceError
 from .. import selectors
 from ..choices import PollStatus, SourceKind
 from ..models import MetricSeries, PollResult
+from .alerting import threshold_evaluate
 from .ingest import samples_upsert
 
 RETRY = "retry"
@@ -193,7 +194,11 @@ def series_poll(
     outcome.status = PollStatus.OK
     if not dry_run:
         outcome.stored = samples_upsert(points=[(series.pk, ts, value) for ts, value in points])
-    return _record(outcome, dry_run=dry_run, now=now)
+    _record(outcome, dry_run=dry_run, now=now)
+    if not dry_run:
+        # After the value is stored: N polls past the critical threshold open an incident.
+        threshold_evaluate(series=series, points=points, now=now)
+    return outcome
 
 
 def _record(outcome: PollOutcome, *, dry_run: bool, now: datetime) -> PollOutcome:

@@ -96,3 +96,45 @@ def test_the_worker_polls_every_series_and_a_failing_source_delays_no_other(work
     # the broken source was asked, and is being retried with backoff rather than holding the worker
     assert fake_http.received("/broken/api/v1/query_range")
     assert not PollResult.objects.filter(series=bad).exists()
+
+
+def test_the_same_alert_notification_delivered_four_times_at_once_opens_one_incident(transactional_db):
+    """Alertmanager retries a delivery that timed out while the first is still being handled."""
+    from incidents.models import Incident, Service
+    from integrations.alertmanager import notification_parse
+    from metrics.services import alertmanager_notify
+
+    Service.objects.create(slug="web", name="Web")
+    now = datetime.now(UTC)
+
+    def notification(status, **times):
+        alert = {"status": status, "labels": {"alertname": "Down", "service": "web", "severity": "critical"}}
+        alert.update({key: value.isoformat() for key, value in times.items()})
+        return notification_parse(
+            {"version": "4", "groupKey": '{}:{alertname="Down"}', "status": status, "alerts": [alert]}
+        )
+
+    # The group is known from an earlier outage, so the deliveries race on its row, not on creating it.
+    earlier = notification("resolved", startsAt=now - timedelta(hours=2), endsAt=now - timedelta(hours=1))
+    assert alertmanager_notify(notification=earlier, by=None).action == "unchanged"
+    firing = notification("firing", startsAt=now - timedelta(minutes=5))
+    start = threading.Barrier(4, timeout=10)
+    actions, errors = [], []
+
+    def deliver():
+        try:
+            start.wait()
+            actions.append(alertmanager_notify(notification=firing, by=None).action)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert sorted(actions) == ["opened", "unchanged", "unchanged", "unchanged"]
+    assert Incident.objects.count() == 1
