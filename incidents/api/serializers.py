@@ -60,11 +60,13 @@ class IncidentReadSerializer(serializers.ModelSerializer):
             "started_at",
             "resolved_at",
             "extra_recipients",
+            "source",
             "created_at",
             "updated_at",
             "version",
             "url",
         ]
+        read_only_fields = ["source"]
 
     def get_url(self, obj) -> str:
         request = self.context.get("request")
