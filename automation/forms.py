@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .choices import DEFAULT_PERIOD, Period
@@ -17,12 +18,18 @@ class PeriodForm(forms.Form):
     (local time, end exclusive). Giving ``start``/``end`` without ``period`` means custom.
     """
 
-    period = forms.ChoiceField(choices=Period.choices, required=False)
+    period = forms.ChoiceField(label=_("Period"), choices=Period.choices, required=False)
     start = forms.DateTimeField(
-        required=False, input_formats=INPUT_FORMATS, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("Start"),
+        required=False,
+        input_formats=INPUT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     end = forms.DateTimeField(
-        required=False, input_formats=INPUT_FORMATS, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("End"),
+        required=False,
+        input_formats=INPUT_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 
     def clean(self):
@@ -34,14 +41,14 @@ class PeriodForm(forms.Form):
         data["period"] = period or DEFAULT_PERIOD
         if data["period"] == Period.CUSTOM:
             if not start:
-                self.add_error("start", "A custom range needs a start.")
+                self.add_error("start", _("A custom range needs a start."))
             if not end:
-                self.add_error("end", "A custom range needs an end.")
+                self.add_error("end", _("A custom range needs an end."))
             if start and end:
                 if end <= start:
-                    self.add_error("end", "The end must be after the start.")
+                    self.add_error("end", _("The end must be after the start."))
                 elif end - start > MAX_RANGE:
-                    self.add_error("end", "Choose a range of at most three years.")
+                    self.add_error("end", _("Choose a range of at most three years."))
         return data
 
     def bounds(self, *, now=None):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 from rest_framework.permissions import BasePermission
 
 HELPDESK = "helpdesk"
@@ -67,7 +68,7 @@ class RoleRequiredMixin(LoginRequiredMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if not has_role(request.user, self.roles, allow_staff=self.allow_staff):
-            raise PermissionDenied("Your account does not have access to this page.")
+            raise PermissionDenied(_("Your account does not have access to this page."))
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -7,16 +7,17 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from incidents.choices import Severity, Status
 from incidents.models import Service
 from incidents.selectors import IncidentFilters
 
 PRESETS = {
-    "24h": ("24 h", timedelta(hours=24)),
-    "7d": ("7 d", timedelta(days=7)),
-    "30d": ("30 d", timedelta(days=30)),
-    "90d": ("90 d", timedelta(days=90)),
+    "24h": (_("24 h"), timedelta(hours=24)),
+    "7d": (_("7 d"), timedelta(days=7)),
+    "30d": (_("30 d"), timedelta(days=30)),
+    "90d": (_("90 d"), timedelta(days=90)),
 }
 DEFAULT_PRESET = "7d"
 
@@ -25,35 +26,57 @@ class TimelineForm(forms.Form):
     """A preset (``range=24h|7d|30d|90d``) or a custom range of days (``start``, ``end``,
     both inclusive, in ``TIME_ZONE``), plus the incident filters."""
 
-    range = forms.ChoiceField(choices=[(k, v[0]) for k, v in PRESETS.items()], required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    range = forms.ChoiceField(label=_("Range"), choices=[(k, v[0]) for k, v in PRESETS.items()], required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("From"))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("To"))
     service = forms.ModelChoiceField(
-        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="All services"
+        label=_("Service"),
+        queryset=Service.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label=_("All services"),
     )
     severity = forms.TypedChoiceField(
-        choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False, empty_value=None
+        label=_("Severity"),
+        choices=[("", _("Any severity")), *Severity.choices],
+        coerce=int,
+        required=False,
+        empty_value=None,
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), ("open", "Open"), *Status.choices], required=False)
-    q = forms.CharField(required=False, label="Search", max_length=200)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("Any status")), ("open", _("Open")), *Status.choices], required=False
+    )
+    q = forms.CharField(required=False, label=_("Search"), max_length=200)
+    # Exact instants (drag-to-zoom on the timeline): take precedence over the day range.
+    since = forms.DateTimeField(required=False, widget=forms.HiddenInput, label=_("Since"))
+    until = forms.DateTimeField(required=False, widget=forms.HiddenInput, label=_("Until"))
 
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
+        since, until = data.get("since"), data.get("until")
+        if (since or until) and not (since and until and since < until):
+            raise ValidationError(_("A zoomed range needs a start before its end."))
+        if since and until and (until - since).days + 1 > settings.TIMELINE_MAX_DAYS:
+            raise ValidationError(
+                _("Choose a range of at most %(days)s days."), params={"days": settings.TIMELINE_MAX_DAYS}
+            )
         if start and end and end < start:
-            raise ValidationError("The end of the range must not be before its start.")
+            raise ValidationError(_("The end of the range must not be before its start."))
         if start or end:
             first = start or (end - timedelta(days=6))
             last = end or timezone.localdate()
             if (last - first).days + 1 > settings.TIMELINE_MAX_DAYS:
-                raise ValidationError(f"Choose a range of at most {settings.TIMELINE_MAX_DAYS} days.")
+                raise ValidationError(
+                    _("Choose a range of at most %(days)s days."), params={"days": settings.TIMELINE_MAX_DAYS}
+                )
         return data
 
     @property
     def preset(self) -> str:
         """The preset in force: the chosen one, "custom" for a date range, else the default."""
         data = getattr(self, "cleaned_data", None) or {}
-        if data.get("start") or data.get("end"):
+        if data.get("start") or data.get("end") or data.get("since"):
             return "custom"
         return data.get("range") or DEFAULT_PRESET
 
@@ -62,6 +85,8 @@ class TimelineForm(forms.Form):
         if preset != "custom":
             return now - PRESETS[preset][1], now
         data = self.cleaned_data
+        if data.get("since") and data.get("until"):
+            return data["since"], data["until"]
         last = data.get("end") or timezone.localdate(now)
         first = data.get("start") or (last - timedelta(days=6))
         tz = timezone.get_current_timezone()

@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from incidents.choices import ServiceStatus, Status
+from incidents.choices import OUTAGE_SEVERITIES, ServiceStatus, Status
 from incidents.models import Incident, IncidentUpdate
 from incidents.selectors import IncidentFilters, incident_list, open_incidents
 from maintenance import selectors as maintenance_selectors
+from reports.uptime import union_seconds, uptime_percent
 
 _TIMELINE_COLUMNS = (
     "id",
@@ -123,17 +124,57 @@ def ongoing_incidents() -> QuerySet:
 # --- the public status page -------------------------------------------------------
 
 
+# Which open incidents change what the public sees (documented on the page itself):
+# - "outage": an open Sev 1–2 incident that is not yet in monitoring;
+# - "degraded": an open Sev 1–2 in monitoring (fix deployed, being watched), or an open
+#   Sev 3 that is not in monitoring;
+# - otherwise "operational": Sev 4 incidents, and Sev 3 ones with their fix deployed,
+#   do not change a service's public status.
+PUBLIC_OUTAGE_SEVERITIES = (1, 2)
+PUBLIC_DEGRADED_SEVERITIES = (1, 2, 3)
+
+
+def public_service_status(open_incidents: list[tuple[int, str]]) -> str:
+    """A service's status on ``/status/`` from its open incidents as (severity, status) pairs."""
+    state = ServiceStatus.OPERATIONAL
+    for severity, status in open_incidents:
+        monitoring = status == Status.MONITORING
+        if severity in PUBLIC_OUTAGE_SEVERITIES and not monitoring:
+            return ServiceStatus.OUTAGE
+        if severity in PUBLIC_OUTAGE_SEVERITIES or (severity in PUBLIC_DEGRADED_SEVERITIES and not monitoring):
+            state = ServiceStatus.DEGRADED
+    return state
+
+
+@dataclass
+class DayIncident:
+    """What the public may read about one incident on one day of a service's strip."""
+
+    title: str
+    severity: int
+    started_at: datetime
+    resolved_at: datetime | None
+
+
 @dataclass
 class ServiceDays:
-    """A service on the status page: its status now and its worst severity per day."""
+    """A service on the status page: its public status now, its worst severity per day,
+    the incidents of each day and its uptime over the strip (Sev 1–2 time is downtime,
+    as in the monthly report)."""
 
     service: object
     status: str
     days: list[tuple[date, int | None]]  # (day, worst severity that day or None)
+    day_incidents: dict[date, list[DayIncident]] = field(default_factory=dict)
+    uptime: float | None = None
 
     @property
     def incident_days(self) -> int:
         return sum(1 for _, severity in self.days if severity is not None)
+
+    @property
+    def strip(self) -> list[tuple[date, int | None, list[DayIncident]]]:
+        return [(day, severity, self.day_incidents.get(day, [])) for day, severity in self.days]
 
 
 @dataclass
@@ -147,36 +188,64 @@ class StatusPage:
     last_day: date
 
 
-def status_page(*, services_with_status: list, now: datetime | None = None, days: int = 90) -> StatusPage:
-    """What `/status/` shows: overall state, per-service state with a ``days``-long
-    history strip, ongoing incidents with their latest update and the last week's
-    resolved ones. Five queries in all, whatever the history holds.
+def status_page(*, services: list | None = None, now: datetime | None = None, days: int = 90) -> StatusPage:
+    """What `/status/` shows: overall state, each active service's public state (see
+    ``public_service_status``) with a ``days``-long history strip, its incidents per day and
+    its uptime over those days, ongoing incidents with their latest update and the last
+    week's resolved ones. Five queries in all, whatever the history holds.
     """
+    from incidents.models import Service
+
     now = now or timezone.now()
     today = timezone.localdate(now)
     first_day = today - timedelta(days=days - 1)
     window_start = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
+    if services is None:
+        services = list(Service.objects.filter(is_active=True).order_by("name"))
 
     worst: dict[tuple[int, date], int] = {}
+    per_day: dict[tuple[int, date], list[DayIncident]] = defaultdict(list)
+    downtime: dict[int, list] = defaultdict(list)
+    open_by_service: dict[int, list[tuple[int, str]]] = defaultdict(list)
     links = Incident.services.through.objects.filter(incident__started_at__lt=now).filter(
         Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gte=window_start)
     )
-    for service_id, severity, started, resolved in links.values_list(
-        "service_id", "incident__severity", "incident__started_at", "incident__resolved_at"
-    ):
+    for service_id, severity, status, title, started, resolved in links.values_list(
+        "service_id",
+        "incident__severity",
+        "incident__status",
+        "incident__title",
+        "incident__started_at",
+        "incident__resolved_at",
+    ).order_by("incident__started_at"):
+        if status != Status.RESOLVED:
+            open_by_service[service_id].append((severity, status))
+        if severity in OUTAGE_SEVERITIES:
+            downtime[service_id].append((started, resolved))
+        item = DayIncident(title=title, severity=severity, started_at=started, resolved_at=resolved)
         day = max(timezone.localdate(started), first_day)
         last = timezone.localdate(resolved) if resolved else today
         while day <= last:
             key = (service_id, day)
             if severity < worst.get(key, 99):
                 worst[key] = severity
+            per_day[key].append(item)
             day += timedelta(days=1)
 
     all_days = [first_day + timedelta(days=i) for i in range(days)]
-    rows = [
-        ServiceDays(service=service, status=state, days=[(d, worst.get((service.pk, d))) for d in all_days])
-        for service, state in services_with_status
-    ]
+    period = (now - window_start).total_seconds()
+    rows = []
+    for service in services:
+        down = union_seconds(downtime.get(service.pk, []), start=window_start, end=now, now=now)
+        rows.append(
+            ServiceDays(
+                service=service,
+                status=public_service_status(open_by_service.get(service.pk, [])),
+                days=[(d, worst.get((service.pk, d))) for d in all_days],
+                day_incidents={d: per_day[(service.pk, d)] for d in all_days if (service.pk, d) in per_day},
+                uptime=uptime_percent(down, period),
+            )
+        )
     states = {row.status for row in rows}
     overall = next(
         (s for s in (ServiceStatus.OUTAGE, ServiceStatus.DEGRADED) if s in states), ServiceStatus.OPERATIONAL

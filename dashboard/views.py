@@ -2,18 +2,21 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 from django.views import View
 
+from config.formatting import format_when
 from config.roles import READ_INCIDENTS, RoleRequiredMixin
 from incidents import postmortems
 from incidents import selectors as incident_selectors
+from incidents.choices import Status
 from maintenance import selectors as maintenance_selectors
 
-from . import selectors
+from . import selectors, status_cache
 from .forms import PRESETS, TimelineForm
 
 LIST_PAGE_SIZE = 20
@@ -25,15 +28,18 @@ def _ms(value) -> int | None:
 
 
 def _label(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else ""
+    return format_when(value, zone=True)
 
 
-def chart_payload(result: selectors.Timeline, *, now) -> dict:
+def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] | None = None) -> dict:
     """What the page's chart script needs, embedded with json_script (no second request).
 
     Times are epoch milliseconds for Chart.js plus labels already formatted in
-    ``TIME_ZONE``, so tooltips show the same clock as every other page.
+    ``TIME_ZONE``, so tooltips show the same clock as every other page. ``services``
+    (slug -> name) are the rows to draw even when they have no bar in the range.
     """
+    names = dict(services or {})
+    names.update(result.service_names)
     base = reverse("incidents:detail", args=["TICKET"])
     prefix, suffix = base.split("TICKET")
     maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
@@ -42,13 +48,15 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
         "end": _ms(result.end),
         "now": _ms(now),
         "truncated": result.truncated,
-        "services": result.service_names,
+        "services": names,
+        "empty_services": sorted(slug for slug in names if slug not in result.service_names),
         "incidents": [
             {
                 "ticket": row.ticket,
                 "title": row.title,
                 "severity": row.severity,
                 "status": row.status,
+                "status_label": Status(row.status).label if row.status in Status.values else row.status,
                 "services": result.services.get(row.id, []),
                 "engineer": result.engineer_name(row),
                 "start": _ms(row.started_at),
@@ -100,6 +108,9 @@ class HomeView(RoleRequiredMixin, View):
         effective = form if form.is_bound and form.is_valid() else TimelineForm()
         filters = effective.filters(now)
         result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)
+        statuses = incident_selectors.services_with_status()
+        # One timeline row per service the filter covers, with or without incidents.
+        rows = {s.slug: s.name for s, _ in statuses if not filters.service or s.slug == filters.service}
         page = Paginator(incident_selectors.incident_list(filters=filters), LIST_PAGE_SIZE).get_page(
             request.GET.get("page")
         )
@@ -118,8 +129,7 @@ class HomeView(RoleRequiredMixin, View):
                 "open_incidents": list(selectors.ongoing_incidents()),
                 "maintenance": maintenance_selectors.planned(now=now),
                 "services": [
-                    (service, state, _query(request.GET, service=service.slug))
-                    for service, state in incident_selectors.services_with_status()
+                    (service, state, _query(request.GET, service=service.slug)) for service, state in statuses
                 ],
                 "form": form,
                 "preset": effective.preset,
@@ -127,9 +137,11 @@ class HomeView(RoleRequiredMixin, View):
                 "range_start": filters.start,
                 "range_end": filters.end,
                 "timeline": result,
-                "chart": chart_payload(result, now=now),
-                # One row per service with a bar in range; room for the time axis below.
-                "chart_height": 70 + 30 * max(1, len(result.service_names)),
+                "chart": chart_payload(result, now=now, services=rows),
+                # One row per service (the script adds lanes for overlaps); room for the axis.
+                "chart_height": 70 + 30 * max(1, len(rows) + len(result.service_names.keys() - rows.keys())),
+                "more_postmortems_url": f"{reverse('incidents:list')}?flag=postmortem-due",
+                "more_action_items_url": f"{reverse('incidents:list')}?flag=action-items-overdue",
                 "page": page,
                 "page_query": _query(request.GET),
                 "postmortems_due": due_rows[:FLAG_LIMIT],
@@ -142,15 +154,42 @@ class HomeView(RoleRequiredMixin, View):
 
 
 class StatusPageView(View):
-    """Public (no login) and read-only; ``STATUS_PAGE_ENABLED=false`` makes it a 404."""
+    """Public (no login) and read-only; ``STATUS_PAGE_ENABLED=false`` makes it a 404.
+
+    Anonymous requests are served from ``status_cache`` (with an ETag, so a repeat
+    request gets a 304); signed-in users get a fresh page with their own navigation.
+    """
 
     def get(self, request):
         if not settings.STATUS_PAGE_ENABLED:
             raise Http404("The status page is switched off.")
+        shared = not request.user.is_authenticated and not request.GET
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        cached = status_cache.get(language) if shared else None
+        if cached:
+            etag, body = cached
+            if etag in _etags(request.headers.get("If-None-Match", "")):
+                response = HttpResponseNotModified()
+            else:
+                response = HttpResponse(body, content_type="text/html; charset=utf-8")
+        else:
+            response = self.render_page(request)
+            cacheable = shared and response.status_code == 200
+            etag = status_cache.put(language, response.content) if cacheable else None
+        if etag:
+            response["ETag"] = etag
+        # Many screens poll this page; let them share a short-lived copy per language.
+        response["Cache-Control"] = (
+            f"public, max-age={settings.STATUS_PAGE_CACHE_SECONDS}" if shared else "private, no-cache"
+        )
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        return response
+
+    def render_page(self, request):
         now = timezone.now()
-        data = selectors.status_page(services_with_status=incident_selectors.services_with_status(), now=now)
+        data = selectors.status_page(now=now)
         maintenance = maintenance_selectors.planned(now=now)
-        response = render(
+        return render(
             request,
             "dashboard/status.html",
             {
@@ -159,8 +198,10 @@ class StatusPageView(View):
                 "under_maintenance": maintenance.service_ids(),
                 "refresh": settings.STATUS_PAGE_REFRESH_SECONDS,
                 "site_name": settings.SITE_NAME,
+                "outage_severities": selectors.PUBLIC_OUTAGE_SEVERITIES,
             },
         )
-        # Many screens poll this page; let them share a short-lived cached copy.
-        response["Cache-Control"] = "public, max-age=30"
-        return response
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

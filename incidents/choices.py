@@ -1,11 +1,12 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Severity(models.IntegerChoices):
-    CRITICAL = 1, "Sev 1 – critical"
-    MAJOR = 2, "Sev 2 – major"
-    MINOR = 3, "Sev 3 – minor"
-    LOW = 4, "Sev 4 – low"
+    CRITICAL = 1, _("Sev 1 – critical")
+    MAJOR = 2, _("Sev 2 – major")
+    MINOR = 3, _("Sev 3 – minor")
+    LOW = 4, _("Sev 4 – low")
 
 
 # Time at these severities is downtime in the availability report.
@@ -13,34 +14,34 @@ OUTAGE_SEVERITIES = (Severity.CRITICAL, Severity.MAJOR)
 
 
 class Status(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    IDENTIFIED = "identified", "Identified"
-    MONITORING = "monitoring", "Monitoring"
-    RESOLVED = "resolved", "Resolved"
+    INVESTIGATING = "investigating", _("Investigating")
+    IDENTIFIED = "identified", _("Identified")
+    MONITORING = "monitoring", _("Monitoring")
+    RESOLVED = "resolved", _("Resolved")
 
 
 OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
 
 class UpdateKind(models.TextChoices):
-    OPENED = "opened", "Opened"
-    UPDATED = "updated", "Updated"
-    EDITED = "edited", "Edited"
-    RESOLVED = "resolved", "Resolved"
-    REOPENED = "reopened", "Reopened"
-    CORRECTED = "corrected", "Corrected"
+    OPENED = "opened", _("Opened")
+    UPDATED = "updated", _("Updated")
+    EDITED = "edited", _("Edited")
+    RESOLVED = "resolved", _("Resolved")
+    REOPENED = "reopened", _("Reopened")
+    CORRECTED = "corrected", _("Corrected")
 
 
 class ServiceStatus(models.TextChoices):
-    OPERATIONAL = "operational", "Operational"
-    DEGRADED = "degraded", "Degraded"
-    OUTAGE = "outage", "Outage"
+    OPERATIONAL = "operational", _("Operational")
+    DEGRADED = "degraded", _("Degraded")
+    OUTAGE = "outage", _("Outage")
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 TICKET_PREFIX = "INC-"

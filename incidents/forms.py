@@ -3,12 +3,13 @@
 import re
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.roles import ENGINEER
 
@@ -34,7 +35,7 @@ class EmailListField(forms.CharField):
             try:
                 validate_email(email)
             except ValidationError:
-                raise ValidationError(f"{email!r} is not a valid email address.") from None
+                raise ValidationError(_("%(email)r is not a valid email address."), params={"email": email}) from None
         return emails
 
 
@@ -44,7 +45,7 @@ class UserChoiceField(forms.ModelChoiceField):
 
 
 class _Crispy(forms.Form):
-    submit_label = "Save"
+    submit_label = _("Save")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,20 +54,23 @@ class _Crispy(forms.Form):
 
 
 class IncidentForm(_Crispy):
-    submit_label = "Open incident"
+    submit_label = _("Open incident")
 
-    title = forms.CharField(max_length=200)
-    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int, initial=Severity.MINOR)
     services = forms.ModelMultipleChoiceField(
-        queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
+        label=_("Services"), queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    engineer = UserChoiceField(label=_("Engineer"), queryset=None, required=False, help_text=_("Responsible engineer"))
     started_at = forms.DateTimeField(
-        widget=DATETIME_WIDGET, required=False, help_text="When impact began (local time); empty means now."
+        label=_("Started at"),
+        widget=DATETIME_WIDGET,
+        required=False,
+        help_text=_("When impact began (local time); empty means now."),
     )
-    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https")
-    extra_recipients = EmailListField(required=False, label="Other affected people (emails)")
+    external_url = forms.URLField(required=False, label=_("External ticket link"), assume_scheme="https")
+    extra_recipients = EmailListField(required=False, label=_("Other affected people (emails)"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,16 +78,16 @@ class IncidentForm(_Crispy):
 
 
 class UpdateForm(_Crispy):
-    submit_label = "Post update"
+    submit_label = _("Post update")
 
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
-    status = forms.ChoiceField(choices=[(s.value, s.label) for s in OPEN_STATUSES])
-    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
+    status = forms.ChoiceField(label=_("Status"), choices=[(s.value, s.label) for s in OPEN_STATUSES])
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int)
     effective_at = forms.DateTimeField(
         widget=DATETIME_WIDGET,
         required=False,
-        label="When did this happen?",
-        help_text="Local time; empty means now. A change made earlier counts from when it happened.",
+        label=_("When did this happen?"),
+        help_text=_("Local time; empty means now. A change made earlier counts from when it happened."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -91,17 +95,19 @@ class UpdateForm(_Crispy):
 class EditForm(_Crispy):
     """The scope of an open incident: what is affected and who is on it."""
 
-    submit_label = "Save changes"
+    submit_label = _("Save changes")
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200)
     services = forms.ModelMultipleChoiceField(
-        queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
+        label=_("Services"), queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
-    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
-    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    engineer = UserChoiceField(label=_("Engineer"), queryset=None, required=False, help_text=_("Responsible engineer"))
+    external_url = forms.URLField(
+        required=False, label=_("External ticket link"), assume_scheme="https", max_length=500
+    )
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Note for the log (optional)"
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("Note for the log (optional)")
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -113,29 +119,33 @@ class EditForm(_Crispy):
 class CorrectionForm(_Crispy):
     """Fix the record of a resolved incident; nobody is emailed, the reason is kept in the log."""
 
-    submit_label = "Save correction"
+    submit_label = _("Save correction")
 
-    title = forms.CharField(max_length=200)
-    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple)
-    engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
-    external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    started_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact began (local time)")
-    resolved_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact ended (local time)")
+    title = forms.CharField(label=_("Title"), max_length=200)
+    services = forms.ModelMultipleChoiceField(
+        label=_("Services"), queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    engineer = UserChoiceField(label=_("Engineer"), queryset=None, required=False, help_text=_("Responsible engineer"))
+    external_url = forms.URLField(
+        required=False, label=_("External ticket link"), assume_scheme="https", max_length=500
+    )
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    started_at = forms.DateTimeField(widget=DATETIME_WIDGET, label=_("Impact began (local time)"))
+    resolved_at = forms.DateTimeField(widget=DATETIME_WIDGET, label=_("Impact ended (local time)"))
     severity = forms.TypedChoiceField(
-        choices=[("", "No severity change"), *Severity.choices],
+        choices=[("", _("No severity change")), *Severity.choices],
         coerce=int,
         required=False,
         empty_value=None,
-        label="Severity was actually",
+        label=_("Severity was actually"),
     )
     effective_at = forms.DateTimeField(
-        widget=DATETIME_WIDGET, required=False, label="…from (local time)", help_text="When that severity began."
+        widget=DATETIME_WIDGET, required=False, label=_("…from (local time)"), help_text=_("When that severity began.")
     )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Reason for the correction",
-        help_text="Required; kept in the log.",
+        label=_("Reason for the correction"),
+        help_text=_("Required; kept in the log."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -145,43 +155,74 @@ class CorrectionForm(_Crispy):
 
 
 class CloseForm(_Crispy):
-    submit_label = "Close incident"
+    submit_label = _("Close incident")
 
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), label="Resolution", help_text="What fixed it. Required."
+        widget=forms.Textarea(attrs={"rows": 4}), label=_("Resolution"), help_text=_("What fixed it. Required.")
     )
     resolved_at = forms.DateTimeField(
-        widget=DATETIME_WIDGET, required=False, help_text="When impact ended (local time); empty means now."
+        label=_("Resolved at"),
+        widget=DATETIME_WIDGET,
+        required=False,
+        help_text=_("When impact ended (local time); empty means now."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class ReopenForm(_Crispy):
-    submit_label = "Reopen incident"
+    submit_label = _("Reopen incident")
 
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why reopen?")
-    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=_("Why reopen?"))
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int)
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class IncidentFilterForm(forms.Form):
     """The incident list's filters; all optional, all carried in the URL."""
 
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, label=_("Search"))
     service = forms.ModelChoiceField(
-        queryset=Service.objects.all(), to_field_name="slug", required=False, empty_label="All services"
+        label=_("Service"),
+        queryset=Service.objects.all(),
+        to_field_name="slug",
+        required=False,
+        empty_label=_("All services"),
     )
     severity = forms.TypedChoiceField(
-        choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False, empty_value=None
+        label=_("Severity"),
+        choices=[("", _("Any severity")), *Severity.choices],
+        coerce=int,
+        required=False,
+        empty_value=None,
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), ("open", "Open"), *Status.choices], required=False)
-    start = forms.DateTimeField(required=False, widget=DATETIME_WIDGET)
-    end = forms.DateTimeField(required=False, widget=DATETIME_WIDGET)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("Any status")), ("open", _("Open")), *Status.choices], required=False
+    )
+    start = forms.DateTimeField(label=_("From"), required=False, widget=DATETIME_WIDGET)
+    end = forms.DateTimeField(label=_("To"), required=False, widget=DATETIME_WIDGET)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A filter bar: labels above aligned controls that wrap on small screens.
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Row(
+                Column("q", css_class="col-12 col-md-4 col-xl-3"),
+                Column("service", css_class="col-6 col-md-4 col-xl-2"),
+                Column("severity", css_class="col-6 col-md-4 col-xl-2"),
+                Column("status", css_class="col-6 col-md-4 col-xl-1"),
+                Column("start", css_class="col-6 col-md-4 col-xl-2"),
+                Column("end", css_class="col-6 col-md-4 col-xl-2"),
+                css_class="g-2",
+            )
+        )
 
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] <= data["start"]:
-            raise ValidationError("The end of the range must be after its start.")
+            raise ValidationError(_("The end of the range must be after its start."))
         return data
 
 

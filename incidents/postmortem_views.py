@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from config.roles import READ_INCIDENTS, WRITE_POSTMORTEMS, RoleRequiredMixin, has_role
@@ -71,7 +72,7 @@ class PostmortemView(RoleRequiredMixin, View):
 
     def post(self, request, ticket):
         if not has_role(request.user, WRITE_POSTMORTEMS):
-            raise PermissionDenied("Only engineers write postmortems.")
+            raise PermissionDenied(_("Only engineers write postmortems."))
         incident = _incident(ticket)
         form = PostmortemForm(request.POST)
         formset = ActionItemFormSet(request.POST, prefix="items")

@@ -6,11 +6,12 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from config.roles import CORRECT_RECORDS, FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
 
-from . import forms, selectors, services
+from . import forms, postmortems, selectors, services
 from .models import Incident
 
 
@@ -32,6 +33,10 @@ def get_incident_or_404(ticket: str) -> Incident:
         raise Http404(f"No incident has the ticket number {ticket}.") from None
 
 
+FLAG_POSTMORTEM_DUE = "postmortem-due"
+FLAG_ACTION_ITEMS_OVERDUE = "action-items-overdue"
+
+
 class IncidentListView(RoleRequiredMixin, View):
     roles = READ_INCIDENTS
 
@@ -45,7 +50,7 @@ class IncidentListView(RoleRequiredMixin, View):
             )
             if match:
                 return redirect(match)
-            messages.error(request, f"No incident has the ticket number {ticket}.")
+            messages.error(request, _("No incident has the ticket number %(ticket)s.") % {"ticket": ticket})
         form = forms.IncidentFilterForm(request.GET or None)
         filters = selectors.IncidentFilters()
         if form.is_bound and form.is_valid():
@@ -58,13 +63,23 @@ class IncidentListView(RoleRequiredMixin, View):
                 status=data["status"],
                 q=data["q"],
             )
-        page = Paginator(selectors.incident_list(filters=filters), 25).get_page(request.GET.get("page"))
+        incidents = selectors.incident_list(filters=filters)
+        # The dashboard's "and N more" links: the whole list behind one of its flags.
+        flag = request.GET.get("flag", "")
+        if flag == FLAG_POSTMORTEM_DUE:
+            incidents = postmortems.postmortems_due().prefetch_related("services")
+        elif flag == FLAG_ACTION_ITEMS_OVERDUE:
+            overdue = postmortems.action_items_overdue().values("postmortem__incident_id")
+            incidents = incidents.filter(pk__in=overdue)
+        else:
+            flag = ""
+        page = Paginator(incidents, 25).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         return render(
             request,
             "incidents/incident_list.html",
-            {"form": form, "page": page, "query": query.urlencode()},
+            {"form": form, "page": page, "query": query.urlencode(), "flag": flag},
         )
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from config.roles import READ_REPORTS, RoleRequiredMixin, has_role
@@ -33,7 +34,7 @@ class ReportAccessMixin(RoleRequiredMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if not can_read_reports(request.user):
-            raise PermissionDenied("Monthly reports are for engineers and leadership.")
+            raise PermissionDenied(_("Monthly reports are for engineers and leadership."))
         # Skip RoleRequiredMixin's own check (staff may pass here without a group).
         return super(RoleRequiredMixin, self).dispatch(request, *args, **kwargs)
 

@@ -1,115 +1,38 @@
-/* The dashboard timeline: one row per service, one floating bar per incident and service,
- * coloured by severity; planned maintenance as grey hatched bars behind them (it is not an
- * incident). Data comes embedded in the page (#timeline-data, json_script), so drawing
- * needs no second request. The Chart instance is window.beaconTimeline.
+/* The dashboard timeline: one row per service in the filter (a row without incidents says
+ * so), one floating bar per incident and service, coloured by severity; incidents that
+ * overlap on a service go into extra lanes of its row instead of hiding each other; planned
+ * maintenance as grey hatched bars behind them (it is not an incident); a "now" line.
+ *
+ * The legend's severity buttons show and hide severities. Pointing at a bar (or tapping it
+ * on a touch screen) shows its tooltip; clicking it with a mouse, tapping it a second time
+ * or following the tooltip's link opens it. Dragging across the chart with a mouse zooms to
+ * that range (the URL carries it, ?since=…&until=…).
+ *
+ * Data comes embedded in the page (#timeline-data, json_script) and is read again when the
+ * live refresh (js/beacon.js) replaces it. The Chart instance is window.beaconTimeline.
+ * Text goes through Django's JavaScript catalogue (gettext/interpolate).
  */
 (function () {
   "use strict";
-  const dataEl = document.getElementById("timeline-data");
   const canvas = document.getElementById("timeline");
   const tip = document.getElementById("timeline-tooltip");
-  if (!dataEl || !canvas || typeof Chart === "undefined") return;
+  if (!canvas || typeof Chart === "undefined") return;
+  const t = typeof gettext === "function" ? gettext : (s) => s;
+  const fmt = typeof interpolate === "function" ? interpolate : (s, a) => s.replace("%s", a[0]);
+  const wrap = canvas.parentElement;
+  const zoomBox = wrap.querySelector(".zoom-box");
 
-  const data = JSON.parse(dataEl.textContent);
   const COLORS = { 1: "#b02a37", 2: "#e35d1a", 3: "#f0ad4e", 4: "#6c757d" };
-  const LABELS = { 1: "Sev 1 – critical", 2: "Sev 2 – major", 3: "Sev 3 – minor", 4: "Sev 4 – low" };
-  const names = data.services; // slug -> name
-  const rows = Object.values(names).sort((a, b) => a.localeCompare(b));
-
-  // Ongoing incidents get diagonal stripes so "runs to now" is visible at a glance.
-  const stripes = {};
-  function striped(color) {
-    if (stripes[color]) return stripes[color];
-    const c = document.createElement("canvas");
-    c.width = c.height = 8;
-    const g = c.getContext("2d");
-    g.fillStyle = color;
-    g.fillRect(0, 0, 8, 8);
-    g.strokeStyle = "rgba(255,255,255,.55)";
-    g.lineWidth = 2;
-    g.beginPath();
-    g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6);
-    g.stroke();
-    stripes[color] = g.createPattern(c, "repeat");
-    return stripes[color];
-  }
-
-  const datasets = [1, 2, 3, 4].map((severity) => ({
-    label: LABELS[severity],
-    severity: severity,
-    data: [],
-    backgroundColor: (ctx) => {
-      const raw = ctx.raw;
-      return raw && raw.ongoing ? striped(COLORS[severity]) : COLORS[severity];
-    },
-    borderColor: COLORS[severity],
-    borderWidth: 1,
-    borderSkipped: false,
-    borderRadius: 3,
-    minBarLength: 4,
-    // Bars of different severities share a service row instead of splitting it.
-    grouped: false,
-    barPercentage: 0.8,
-    categoryPercentage: 0.9,
-  }));
-  // Planned maintenance: one grey, hatched dataset drawn behind the incidents (higher order
-  // is drawn first), so an incident during maintenance stays visible on top of it.
-  const MAINTENANCE = "#6c757d";
-  let hatch = null;
-  function hatched() {
-    if (hatch) return hatch;
-    const c = document.createElement("canvas");
-    c.width = c.height = 8;
-    const g = c.getContext("2d");
-    g.fillStyle = "#e9ecef";
-    g.fillRect(0, 0, 8, 8);
-    g.strokeStyle = "#adb5bd";
-    g.lineWidth = 2;
-    g.beginPath();
-    g.moveTo(0, 0); g.lineTo(8, 8); g.moveTo(-2, 6); g.lineTo(2, 10); g.moveTo(6, -2); g.lineTo(10, 2);
-    g.stroke();
-    hatch = g.createPattern(c, "repeat");
-    return hatch;
-  }
-  const maintenanceSet = {
-    label: "Planned maintenance",
-    maintenance: true,
-    data: [],
-    backgroundColor: () => hatched(),
-    borderColor: MAINTENANCE,
-    borderWidth: 1,
-    borderDash: [4, 3],
-    borderSkipped: false,
-    borderRadius: 0,
-    minBarLength: 4,
-    grouped: false,
-    barPercentage: 0.95,
-    categoryPercentage: 0.9,
-    order: 1,
+  const LABELS = {
+    1: t("Sev 1 – critical"), 2: t("Sev 2 – major"), 3: t("Sev 3 – minor"), 4: t("Sev 4 – low"),
   };
-  (data.maintenances || []).forEach((maintenance, index) => {
-    maintenance.services.forEach((slug) => {
-      maintenanceSet.data.push({
-        x: [maintenance.start, maintenance.end],
-        y: names[slug] || slug,
-        maintenance: index,
-      });
-    });
-  });
-  datasets.push(maintenanceSet);
-
-  data.incidents.forEach((incident, index) => {
-    const end = incident.end === null ? data.now : incident.end;
-    incident.services.forEach((slug) => {
-      datasets[incident.severity - 1].data.push({
-        x: [incident.start, end],
-        y: names[slug] || slug,
-        incident: index,
-        ticket: incident.ticket,
-        ongoing: incident.end === null,
-      });
-    });
-  });
+  const MIN_BAR_PX = 8; // a 25-minute incident on a 90-day chart must still be seen and hit
+  const LANE_PX = 26;
+  const hiddenSeverities = new Set();
+  let data = null;
+  let chart = null;
+  let tappedKey = null;
+  let pointerType = "mouse";
 
   function esc(text) {
     return String(text == null ? "" : text).replace(/[&<>"']/g, (ch) => (
@@ -117,16 +40,184 @@
     ));
   }
 
+  const patterns = {};
+  function pattern(key, draw) {
+    if (!patterns[key]) {
+      const c = document.createElement("canvas");
+      c.width = c.height = 8;
+      draw(c.getContext("2d"));
+      patterns[key] = c.getContext("2d").createPattern(c, "repeat");
+    }
+    return patterns[key];
+  }
+  // Ongoing incidents get diagonal stripes so "runs to now" is visible at a glance.
+  function striped(color) {
+    return pattern("s" + color, (g) => {
+      g.fillStyle = color;
+      g.fillRect(0, 0, 8, 8);
+      g.strokeStyle = "rgba(255,255,255,.55)";
+      g.lineWidth = 2;
+      g.beginPath();
+      g.moveTo(0, 8); g.lineTo(8, 0); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6);
+      g.stroke();
+    });
+  }
+  function hatched() {
+    return pattern("maintenance", (g) => {
+      g.fillStyle = "#e9ecef";
+      g.fillRect(0, 0, 8, 8);
+      g.strokeStyle = "#adb5bd";
+      g.lineWidth = 2;
+      g.beginPath();
+      g.moveTo(0, 0); g.lineTo(8, 8); g.moveTo(-2, 6); g.lineTo(2, 10); g.moveTo(6, -2); g.lineTo(10, 2);
+      g.stroke();
+    });
+  }
+
+  /* Rows: for each service (by name), as many lanes as its overlapping incidents need.
+   * Returns {keys, display, laneOf} where keys are the category values ("slug#lane"). */
+  function layout() {
+    const names = data.services;
+    const slugs = Object.keys(names).sort((a, b) => names[a].localeCompare(names[b]));
+    const empty = new Set(data.empty_services || []);
+    const span = data.end - data.start;
+    // Bars shorter than MIN_BAR_PX are drawn that wide: reserve that much room when packing.
+    const minSpan = span * (MIN_BAR_PX + 2) / Math.max(200, wrap.clientWidth - 120);
+    const perService = {};
+    data.incidents.forEach((incident, index) => {
+      if (hiddenSeverities.has(incident.severity)) return;
+      incident.services.forEach((slug) => {
+        (perService[slug] = perService[slug] || []).push(index);
+      });
+    });
+    const keys = [];
+    const display = [];
+    const laneOf = {}; // "index|slug" -> key
+    slugs.forEach((slug) => {
+      const ends = []; // end of the last bar in each lane
+      (perService[slug] || [])
+        .slice()
+        .sort((a, b) => data.incidents[a].start - data.incidents[b].start)
+        .forEach((index) => {
+          const incident = data.incidents[index];
+          const end = Math.max(incident.end === null ? data.now : incident.end, incident.start + minSpan);
+          let lane = ends.findIndex((last) => last <= incident.start);
+          if (lane === -1) { lane = ends.length; ends.push(end); } else { ends[lane] = end; }
+          laneOf[index + "|" + slug] = slug + "#" + lane;
+        });
+      const lanes = Math.max(1, ends.length);
+      for (let lane = 0; lane < lanes; lane++) {
+        keys.push(slug + "#" + lane);
+        if (lane > 0) display.push("");
+        else if (empty.has(slug)) display.push(fmt(t("%s · no incidents"), [names[slug]]));
+        else display.push(names[slug]);
+      }
+    });
+    return { keys, display, laneOf };
+  }
+
+  function datasets(rows) {
+    const sets = [1, 2, 3, 4].map((severity) => ({
+      label: LABELS[severity],
+      severity: severity,
+      data: [],
+      backgroundColor: (ctx) => (ctx.raw && ctx.raw.ongoing ? striped(COLORS[severity]) : COLORS[severity]),
+      borderColor: COLORS[severity],
+      borderWidth: 1,
+      borderSkipped: false,
+      borderRadius: 3,
+      minBarLength: MIN_BAR_PX,
+      grouped: false,
+      barPercentage: 0.85,
+      categoryPercentage: 0.9,
+      hidden: hiddenSeverities.has(severity),
+    }));
+    // Planned maintenance behind the incidents (higher order is drawn first), in lane 0.
+    const maintenance = {
+      label: t("Planned maintenance"),
+      maintenance: true,
+      data: [],
+      backgroundColor: () => hatched(),
+      borderColor: "#6c757d",
+      borderWidth: 1,
+      borderDash: [4, 3],
+      borderSkipped: false,
+      borderRadius: 0,
+      minBarLength: 4,
+      grouped: false,
+      barPercentage: 0.95,
+      categoryPercentage: 0.9,
+      order: 1,
+    };
+    (data.maintenances || []).forEach((m, index) => {
+      m.services.forEach((slug) => {
+        if (data.services[slug]) maintenance.data.push({ x: [m.start, m.end], y: slug + "#0", maintenance: index });
+      });
+    });
+    data.incidents.forEach((incident, index) => {
+      incident.services.forEach((slug) => {
+        const key = rows.laneOf[index + "|" + slug];
+        if (!key) return;
+        sets[incident.severity - 1].data.push({
+          x: [incident.start, incident.end === null ? data.now : incident.end],
+          y: key,
+          incident: index,
+          ongoing: incident.end === null,
+        });
+      });
+    });
+    sets.push(maintenance);
+    return sets;
+  }
+
+  // --- tooltip ----------------------------------------------------------------------
   let hideTimer = null;
   function hideSoon() {
     clearTimeout(hideTimer);
-    hideTimer = setTimeout(() => { tip.hidden = true; }, 400);
+    hideTimer = setTimeout(() => { tip.hidden = true; tappedKey = null; }, pointerType === "mouse" ? 400 : 4000);
   }
   if (tip) {
     // The tooltip holds a link: keep it open while the pointer is on it.
     tip.addEventListener("mouseenter", () => clearTimeout(hideTimer));
     tip.addEventListener("mouseleave", hideSoon);
     document.body.appendChild(tip);
+  }
+
+  function incidentHtml(incident) {
+    const services = incident.services.map((slug) => esc(data.services[slug] || slug)).join(", ");
+    return '<div class="d-flex gap-2 align-items-center mb-1">' +
+      '<span class="badge sev-' + incident.severity + '">' + esc(fmt(t("Sev %s"), [incident.severity])) + "</span>" +
+      '<a class="ticket fw-semibold" href="' + esc(incident.url) + '">' + esc(incident.ticket) + "</a>" +
+      '<span class="text-body-secondary small ms-auto">' + esc(incident.status_label || incident.status) + "</span></div>" +
+      '<div class="fw-semibold mb-1">' + esc(incident.title) + "</div>" +
+      (incident.description ? '<div class="description small mb-2">' + esc(incident.description) + "</div>" : "") +
+      '<dl class="small mb-0">' +
+      "<dt>" + esc(t("Services")) + '</dt><dd class="services">' + services + "</dd>" +
+      "<dt>" + esc(t("Engineer")) + '</dt><dd class="engineer">' +
+      (incident.engineer ? esc(incident.engineer) : '<span class="nodata">' + esc(t("none assigned")) + "</span>") + "</dd>" +
+      "<dt>" + esc(t("Start")) + '</dt><dd class="start">' + esc(incident.start_label) + "</dd>" +
+      "<dt>" + esc(t("End")) + '</dt><dd class="end">' +
+      (incident.end === null ? '<span class="text-danger">' + esc(t("ongoing")) + "</span>" : esc(incident.end_label)) + "</dd>" +
+      "</dl>" +
+      '<div class="small mt-1 d-flex flex-wrap gap-2"><a class="open-link" href="' + esc(incident.url) + '">' +
+      esc(fmt(t("Open %s"), [incident.ticket])) + " →</a>" +
+      (incident.external_url ? '<a href="' + esc(incident.external_url) + '" rel="noopener">' + esc(t("External ticket")) + " ↗</a>" : "") +
+      "</div>";
+  }
+
+  function maintenanceHtml(m) {
+    const services = m.services.map((slug) => esc(data.services[slug] || slug)).join(", ");
+    return '<div class="d-flex gap-2 align-items-center mb-1">' +
+      '<span class="maint-badge kind">' + esc(t("Maintenance")) + "</span>" +
+      '<a class="maintenance-link fw-semibold" href="' + esc(m.url) + '">' + esc(t("Planned maintenance")) + "</a></div>" +
+      '<div class="fw-semibold mb-1">' + esc(m.title) + "</div>" +
+      (m.description ? '<div class="description small mb-2">' + esc(m.description) + "</div>" : "") +
+      '<dl class="small mb-0">' +
+      "<dt>" + esc(t("Services")) + '</dt><dd class="services">' + services + "</dd>" +
+      "<dt>" + esc(t("Start")) + '</dt><dd class="start">' + esc(m.start_label) + "</dd>" +
+      "<dt>" + esc(t("End")) + '</dt><dd class="end">' + esc(m.end_label) + "</dd>" +
+      "</dl>" +
+      '<div class="small text-body-secondary mt-1">' + esc(t("Planned: not counted as downtime.")) + "</div>";
   }
 
   function external(context) {
@@ -138,102 +229,179 @@
     }
     clearTimeout(hideTimer);
     const raw = tooltip.dataPoints[0].raw;
-    if (raw.maintenance !== undefined) {
-      showMaintenance(data.maintenances[raw.maintenance]);
-      place(context, tooltip);
-      return;
-    }
-    const incident = data.incidents[raw.incident];
-    const services = incident.services.map((slug) => esc(names[slug] || slug)).join(", ");
-    tip.innerHTML =
-      '<div class="d-flex gap-2 align-items-center mb-1">' +
-      '<span class="badge sev-' + incident.severity + '">Sev ' + incident.severity + "</span>" +
-      '<a class="ticket fw-semibold" href="' + esc(incident.url) + '">' + esc(incident.ticket) + "</a>" +
-      '<span class="text-body-secondary small ms-auto text-capitalize">' + esc(incident.status) + "</span></div>" +
-      '<div class="fw-semibold mb-1">' + esc(incident.title) + "</div>" +
-      (incident.description ? '<div class="description small mb-2">' + esc(incident.description) + "</div>" : "") +
-      '<dl class="small mb-0">' +
-      "<dt>Services</dt><dd class=\"services\">" + services + "</dd>" +
-      "<dt>Engineer</dt><dd class=\"engineer\">" + (incident.engineer ? esc(incident.engineer) : '<span class="nodata">none assigned</span>') + "</dd>" +
-      "<dt>Start</dt><dd class=\"start\">" + esc(incident.start_label) + "</dd>" +
-      "<dt>End</dt><dd class=\"end\">" + (incident.end === null ? '<span class="text-danger">ongoing</span>' : esc(incident.end_label)) + "</dd>" +
-      "</dl>" +
-      (incident.external_url ? '<div class="small mt-1"><a href="' + esc(incident.external_url) + '" rel="noopener">External ticket ↗</a></div>' : "");
-    place(context, tooltip);
-  }
-
-  function showMaintenance(maintenance) {
-    const services = maintenance.services.map((slug) => esc(names[slug] || slug)).join(", ");
-    tip.innerHTML =
-      '<div class="d-flex gap-2 align-items-center mb-1">' +
-      '<span class="maint-badge kind">Maintenance</span>' +
-      '<a class="maintenance-link fw-semibold" href="' + esc(maintenance.url) + '">Planned maintenance</a>' +
-      '<span class="text-body-secondary small ms-auto">' + esc(maintenance.status.replace("_", " ")) + "</span></div>" +
-      '<div class="fw-semibold mb-1">' + esc(maintenance.title) + "</div>" +
-      (maintenance.description ? '<div class="description small mb-2">' + esc(maintenance.description) + "</div>" : "") +
-      '<dl class="small mb-0">' +
-      "<dt>Services</dt><dd class=\"services\">" + services + "</dd>" +
-      "<dt>Start</dt><dd class=\"start\">" + esc(maintenance.start_label) + "</dd>" +
-      "<dt>End</dt><dd class=\"end\">" + esc(maintenance.end_label) + "</dd>" +
-      "</dl>" +
-      '<div class="small text-body-secondary mt-1">Planned: not counted as downtime.</div>';
-  }
-
-  function place(context, tooltip) {
+    tip.innerHTML = raw.maintenance !== undefined
+      ? maintenanceHtml(data.maintenances[raw.maintenance])
+      : incidentHtml(data.incidents[raw.incident]);
     tip.hidden = false;
     const box = context.chart.canvas.getBoundingClientRect();
     const width = tip.offsetWidth;
+    const viewport = document.documentElement.clientWidth;
     let left = window.scrollX + box.left + tooltip.caretX + 12;
-    if (left + width > window.scrollX + document.documentElement.clientWidth - 8) {
-      left = window.scrollX + box.left + tooltip.caretX - width - 12;
-    }
+    if (left + width > window.scrollX + viewport - 8) left = window.scrollX + box.left + tooltip.caretX - width - 12;
+    left = Math.min(Math.max(window.scrollX + 8, left), window.scrollX + viewport - width - 8);
     tip.style.left = Math.max(8, left) + "px";
-    tip.style.top = window.scrollY + box.top + tooltip.caretY + 12 + "px";
+    tip.style.top = window.scrollY + box.top + tooltip.caretY + 14 + "px";
   }
 
-  const DAY = 24 * 3600 * 1000;
-  const span = data.end - data.start;
-  const chart = new Chart(canvas, {
-    type: "bar",
-    data: { labels: rows, datasets: datasets },
-    options: {
-      indexAxis: "y",
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      interaction: { mode: "nearest", intersect: true, axis: "xy" },
-      scales: {
-        x: {
-          type: "time",
-          min: data.start,
-          max: data.end,
-          position: "top",
-          time: {
-            // Days as ticks for a week or a month, hours within a day or two, weeks beyond.
-            unit: span <= 2 * DAY ? "hour" : span <= 62 * DAY ? "day" : "week",
-            displayFormats: { hour: "d MMM HH:mm", day: "EEE d MMM", week: "d MMM yyyy" },
-          },
-          ticks: { maxRotation: 0, autoSkipPadding: 12 },
-          grid: { color: "rgba(0,0,0,.06)" },
-        },
-        y: { type: "category", labels: rows, grid: { offset: true, color: "rgba(0,0,0,.04)" } },
-      },
-      plugins: {
-        legend: { display: false },
-        tooltip: { enabled: false, external: external },
-      },
-      onHover: (event, elements) => {
-        event.native.target.style.cursor = elements.length ? "pointer" : "default";
-      },
-      onClick: (event, elements) => {
-        if (!elements.length) return;
-        const element = elements[0];
-        const raw = chart.data.datasets[element.datasetIndex].data[element.index];
-        window.location.href =
-          raw.maintenance !== undefined ? data.maintenances[raw.maintenance].url : data.incidents[raw.incident].url;
-      },
+  // --- the "now" line and the zoom selection ----------------------------------------------
+  const nowLine = {
+    id: "nowLine",
+    afterDatasetsDraw(c) {
+      if (!data || data.now < data.start || data.now > data.end) return;
+      const x = c.scales.x.getPixelForValue(data.now);
+      const area = c.chartArea;
+      const g = c.ctx;
+      g.save();
+      g.strokeStyle = "#0d6efd";
+      g.lineWidth = 2;
+      g.setLineDash([5, 4]);
+      g.beginPath();
+      g.moveTo(x, area.top);
+      g.lineTo(x, area.bottom);
+      g.stroke();
+      g.setLineDash([]);
+      g.fillStyle = "#0d6efd";
+      g.font = "600 11px system-ui, sans-serif";
+      g.textAlign = x > area.right - 30 ? "right" : "left";
+      g.fillText(t("now"), x + (g.textAlign === "right" ? -4 : 4), area.bottom - 4);
+      g.restore();
     },
+  };
+
+  function build() {
+    const el = document.getElementById("timeline-data");
+    if (!el) return;
+    data = JSON.parse(el.textContent);
+    const rows = layout();
+    wrap.style.height = 70 + LANE_PX * Math.max(1, rows.keys.length) + "px";
+    const DAY = 24 * 3600 * 1000;
+    const span = data.end - data.start;
+    const dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
+    const grid = dark ? "rgba(255,255,255,.12)" : "rgba(0,0,0,.06)";
+    const text = dark ? "#dee2e6" : "#495057";
+    if (chart) chart.destroy();
+    chart = new Chart(canvas, {
+      type: "bar",
+      data: { labels: rows.keys, datasets: datasets(rows) },
+      plugins: [nowLine],
+      options: {
+        indexAxis: "y",
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "nearest", intersect: true, axis: "xy" },
+        events: ["mousemove", "mouseout", "click", "touchstart", "touchmove"],
+        scales: {
+          x: {
+            type: "time",
+            min: data.start,
+            max: data.end,
+            position: "top",
+            time: {
+              unit: span <= 2 * DAY ? "hour" : span <= 62 * DAY ? "day" : "week",
+              displayFormats: { hour: "d MMM HH:mm", day: "d MMM", week: "d MMM yyyy" },
+            },
+            ticks: { maxRotation: 0, autoSkipPadding: 16, color: text },
+            grid: { color: grid },
+          },
+          y: {
+            type: "category",
+            labels: rows.keys,
+            ticks: {
+              color: text,
+              autoSkip: false,
+              callback: (value, index) => {
+                const label = rows.display[index] || "";
+                return label.length > 28 ? label.slice(0, 27) + "…" : label;
+              },
+            },
+            grid: { offset: true, color: grid },
+          },
+        },
+        plugins: { legend: { display: false }, tooltip: { enabled: false, external: external } },
+        onHover: (event, elements) => {
+          event.native.target.style.cursor = elements.length ? "pointer" : "crosshair";
+        },
+        onClick: (event, elements) => {
+          if (!elements.length) return;
+          const element = elements[0];
+          const raw = chart.data.datasets[element.datasetIndex].data[element.index];
+          const url = raw.maintenance !== undefined ? data.maintenances[raw.maintenance].url : data.incidents[raw.incident].url;
+          if (pointerType !== "mouse") {
+            // Touch: the first tap shows the tooltip, a second tap on the same bar opens it.
+            const key = element.datasetIndex + ":" + element.index;
+            if (tappedKey !== key) {
+              tappedKey = key;
+              chart.tooltip.setActiveElements([{ datasetIndex: element.datasetIndex, index: element.index }], {
+                x: event.x, y: event.y,
+              });
+              chart.update("none");
+              return;
+            }
+          }
+          window.location.href = url;
+        },
+      },
+    });
+    window.beaconTimeline = chart;
+    window.beaconTimelineData = data;
+  }
+
+  // --- drag to zoom (mouse only: touch screens scroll the page) --------------------------
+  let drag = null;
+  canvas.addEventListener("pointerdown", (event) => {
+    pointerType = event.pointerType || "mouse";
+    if (pointerType !== "mouse" || event.button !== 0 || !chart) return;
+    const area = chart.chartArea;
+    const x = event.offsetX;
+    if (x < area.left || x > area.right) return;
+    drag = { x0: x, x1: x };
   });
-  window.beaconTimeline = chart;
-  window.beaconTimelineData = data;
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    drag.x1 = Math.min(Math.max(event.offsetX, chart.chartArea.left), chart.chartArea.right);
+    if (Math.abs(drag.x1 - drag.x0) < 6 || !zoomBox) return;
+    zoomBox.hidden = false;
+    zoomBox.style.left = Math.min(drag.x0, drag.x1) + "px";
+    zoomBox.style.width = Math.abs(drag.x1 - drag.x0) + "px";
+    zoomBox.style.top = chart.chartArea.top + "px";
+    zoomBox.style.height = chart.chartArea.bottom - chart.chartArea.top + "px";
+  });
+  window.addEventListener("pointerup", () => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    if (zoomBox) zoomBox.hidden = true;
+    if (Math.abs(d.x1 - d.x0) < 12) return;
+    const a = chart.scales.x.getValueForPixel(Math.min(d.x0, d.x1));
+    const b = chart.scales.x.getValueForPixel(Math.max(d.x0, d.x1));
+    zoomTo(a, b);
+  });
+
+  function isoLocal(ms) {
+    // The form reads naive times in the server's TIME_ZONE; send UTC with an explicit offset.
+    return new Date(Math.round(ms / 60000) * 60000).toISOString().slice(0, 16) + "+00:00";
+  }
+  function zoomTo(a, b) {
+    const params = new URLSearchParams(window.location.search);
+    ["range", "start", "end", "page"].forEach((k) => params.delete(k));
+    params.set("since", isoLocal(a));
+    params.set("until", isoLocal(Math.max(b, a + 60000)));
+    window.location.assign(window.location.pathname + "?" + params.toString() + "#timeline-card");
+  }
+  window.beaconTimelineZoom = zoomTo;
+
+  // --- severity toggles in the legend -------------------------------------------------
+  document.querySelectorAll(".legend-toggle").forEach((button) => {
+    button.addEventListener("click", () => {
+      const severity = parseInt(button.dataset.severity, 10);
+      const shown = hiddenSeverities.has(severity);
+      if (shown) hiddenSeverities.delete(severity); else hiddenSeverities.add(severity);
+      button.setAttribute("aria-pressed", shown ? "true" : "false");
+      build();
+    });
+  });
+
+  document.addEventListener("beacon:refreshed", build);
+  build();
 })();
