@@ -159,6 +159,11 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # config.formatting and its template filters.
 FORMAT_MODULE_PATH = ["config.formats"]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+# Emails to subscribers, and the monthly report (PDF and email), are written in one language.
+EMAIL_LANGUAGE = env_str("EMAIL_LANGUAGE", LANGUAGE_CODE)
+REPORT_LANGUAGE = env_str("REPORT_LANGUAGE", LANGUAGE_CODE)
+if EMAIL_LANGUAGE not in dict(LANGUAGES) or REPORT_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"EMAIL_LANGUAGE and REPORT_LANGUAGE must be one of {[c for c, _ in LANGUAGES]}")
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 USE_I18N = True
 USE_TZ = True

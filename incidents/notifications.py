@@ -18,7 +18,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .choices import DeliveryStatus, UpdateKind
 from .models import ChatChannel, Delivery, IncidentUpdate, Subscriber
@@ -104,7 +105,13 @@ def _claim(delivery_id: int, lease: timedelta) -> bool:
 
 
 def render_update(update: IncidentUpdate) -> dict[str, str]:
-    """Subject, text and HTML of an update's email: the same for every recipient, so rendered once."""
+    """Subject, text and HTML of an update's email: the same for every recipient, so rendered
+    once, in ``EMAIL_LANGUAGE``."""
+    with translation.override(settings.EMAIL_LANGUAGE):
+        return _render_update(update)
+
+
+def _render_update(update: IncidentUpdate) -> dict[str, str]:
     incident = update.incident
     context = {
         "incident": incident,
@@ -116,9 +123,14 @@ def render_update(update: IncidentUpdate) -> dict[str, str]:
     # Status and severity come from the update, not the incident: the worker may send this
     # after later changes, and each email must say what was true when it was written.
     if update.kind == UpdateKind.RESOLVED:
-        subject = f"[{incident.ticket}] Resolved · {incident.title}"
+        subject = _("[%(ticket)s] Resolved · %(title)s") % {"ticket": incident.ticket, "title": incident.title}
     else:
-        subject = f"[{incident.ticket}] {update.get_status_display()} · Sev {update.severity} · {incident.title}"
+        subject = _("[%(ticket)s] %(status)s · Sev %(severity)s · %(title)s") % {
+            "ticket": incident.ticket,
+            "status": update.get_status_display(),
+            "severity": update.severity,
+            "title": incident.title,
+        }
     return {
         "subject": subject,
         "text": render_to_string("emails/incident_update.txt", context),

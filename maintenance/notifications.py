@@ -11,9 +11,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from config.formatting import format_when
 from incidents import notifications as mail
 from incidents.choices import DeliveryStatus
 from incidents.models import Subscriber
@@ -53,7 +54,12 @@ def deliveries_create(maintenance: Maintenance, event: str) -> int:
 
 
 def render_event(maintenance: Maintenance, event: str) -> dict[str, str]:
-    """Subject, text and HTML of one event's email: the same for every recipient."""
+    """Subject, text and HTML of one event's email: the same for every recipient, in ``EMAIL_LANGUAGE``."""
+    with translation.override(settings.EMAIL_LANGUAGE):
+        return _render_event(maintenance, event)
+
+
+def _render_event(maintenance: Maintenance, event: str) -> dict[str, str]:
     tz = timezone.get_current_timezone()
     starts = timezone.localtime(maintenance.starts_at, tz)
     ends = timezone.localtime(maintenance.ends_at, tz)
@@ -72,8 +78,8 @@ def render_event(maintenance: Maintenance, event: str) -> dict[str, str]:
     subject = _("[Maintenance] %(event)s: %(title)s · %(start)s – %(end)s") % {
         "event": MaintenanceEvent(event).label,
         "title": maintenance.title,
-        "start": f"{starts:%Y-%m-%d %H:%M}",
-        "end": f"{ends:%Y-%m-%d %H:%M %Z}",
+        "start": format_when(starts),
+        "end": format_when(ends, zone=True),
     }
     return {
         "subject": subject,

@@ -7,7 +7,7 @@ from functools import cache
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .charts import downtime_chart_svg
 from .selectors import Report
@@ -25,7 +25,9 @@ def report_context(report: Report, **extra) -> dict:
 
 
 def render_html(report: Report, *, version: int | None = None) -> str:
-    return render_to_string("reports/pdf.html", report_context(report, version=version, rendered_at=timezone.now()))
+    """The PDF's HTML, in ``REPORT_LANGUAGE`` (the stored PDF is the one that was emailed)."""
+    with translation.override(settings.REPORT_LANGUAGE):
+        return render_to_string("reports/pdf.html", report_context(report, version=version, rendered_at=timezone.now()))
 
 
 @cache

@@ -20,7 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from . import formatting, selectors
 from .choices import Trigger
@@ -162,16 +163,21 @@ def report_email(*, report: MonthlyReport, recipients: list[str] | None = None, 
         "site_name": settings.SITE_NAME,
         "durations": {row["service"]: formatting.duration(row["downtime_seconds"]) for row in summary},
     }
-    subject = f"Availability report {month.label}: {len(summary) - len(missed)} of {len(summary)} services met SLO"
-    if not report.complete:
-        subject += " (month to date)"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("reports/email.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
-    )
-    message.attach_alternative(render_to_string("reports/email.html", context), "text/html")
+    with translation.override(settings.REPORT_LANGUAGE):
+        subject = _("Availability report %(month)s: %(met)s of %(total)s services met SLO") % {
+            "month": month.label,
+            "met": len(summary) - len(missed),
+            "total": len(summary),
+        }
+        if not report.complete:
+            subject += " " + _("(month to date)")
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string("reports/email.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=to,
+        )
+        message.attach_alternative(render_to_string("reports/email.html", context), "text/html")
     message.attach(report.filename, data, "application/pdf")
     message.send(fail_silently=False)
     return ReportEmail.objects.create(

@@ -8,6 +8,10 @@
   const DIVISOR = { minutes: 60, hours: 3600 };
   const COLORS = { succeeded: "#0d6efd", failed: "#212529", running: "#6f42c1" };
   let unit = cfg.unit in DIVISOR ? cfg.unit : "minutes";
+  const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate || ((text, args) => text.replace("%s", args[0]));
+  const UNITS = { minutes: gettext("minutes"), hours: gettext("hours") };
+  const axisTitle = () => interpolate(gettext("Duration (%s)"), [UNITS[unit] || unit]);
 
   function durations(u) {
     const d = DIVISOR[u];
@@ -38,7 +42,7 @@
       data: {
         datasets: [
           {
-            label: "Duration",
+            label: gettext("Duration"),
             data: durations(unit),
             borderColor: "rgba(13,110,253,0.35)",
             borderWidth: 1,
@@ -49,7 +53,7 @@
             pointBorderColor: (ctx) => (ctx.raw && ctx.raw.outlier ? cfg.outlierColor : COLORS[ctx.raw && ctx.raw.status] || COLORS.succeeded),
           },
           {
-            label: "Outlier threshold (median + k·MAD)",
+            label: gettext("Outlier threshold (median + k·MAD)"),
             data: thresholds(unit),
             borderColor: "rgba(220,53,69,0.45)",
             borderDash: [6, 4],
@@ -64,18 +68,18 @@
         animation: false,
         interaction: { mode: "nearest", intersect: false },
         scales: {
-          x: { type: "time", time: { tooltipFormat: "yyyy-MM-dd HH:mm" }, title: { display: true, text: "Run started" } },
-          y: { beginAtZero: true, grace: "5%", title: { display: true, text: "Duration (" + unit + ")" } },
+          x: { type: "time", time: { tooltipFormat: "yyyy-MM-dd HH:mm" }, title: { display: true, text: gettext("Run started") } },
+          y: { beginAtZero: true, grace: "5%", title: { display: true, text: axisTitle() } },
         },
         plugins: {
           tooltip: {
             callbacks: {
               label: (ctx) => {
-                if (ctx.datasetIndex === 1) return "Outlier threshold: " + fmt(ctx.parsed.y) + " " + unit;
+                if (ctx.datasetIndex === 1) return interpolate(gettext("Outlier threshold: %s"), [fmt(ctx.parsed.y) + " " + (UNITS[unit] || unit)]);
                 const p = ctx.raw;
-                const parts = [p.run_id + ": " + fmt(ctx.parsed.y) + " " + unit, p.status];
-                if (p.records !== null) parts.push(p.records.toLocaleString() + " records");
-                if (p.outlier) parts.push("OUTLIER");
+                const parts = [p.run_id + ": " + fmt(ctx.parsed.y) + " " + (UNITS[unit] || unit), p.status_label || p.status];
+                if (p.records !== null) parts.push(interpolate(gettext("%s records"), [p.records.toLocaleString(document.documentElement.lang)]));
+                if (p.outlier) parts.push(gettext("OUTLIER"));
                 return parts.join(" · ");
               },
             },
@@ -93,7 +97,7 @@
       if (!chart) return;
       chart.data.datasets[0].data = durations(unit);
       chart.data.datasets[1].data = thresholds(unit);
-      chart.options.scales.y.title.text = "Duration (" + unit + ")";
+      chart.options.scales.y.title.text = axisTitle();
       chart.update();
     });
   });

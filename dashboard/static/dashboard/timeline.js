@@ -17,14 +17,14 @@
   const canvas = document.getElementById("timeline");
   const tip = document.getElementById("timeline-tooltip");
   if (!canvas || typeof Chart === "undefined") return;
-  const t = typeof gettext === "function" ? gettext : (s) => s;
+  const gettext = window.gettext || ((s) => s);
   const fmt = typeof interpolate === "function" ? interpolate : (s, a) => s.replace("%s", a[0]);
   const wrap = canvas.parentElement;
   const zoomBox = wrap.querySelector(".zoom-box");
 
   const COLORS = { 1: "#b02a37", 2: "#e35d1a", 3: "#f0ad4e", 4: "#6c757d" };
   const LABELS = {
-    1: t("Sev 1 – critical"), 2: t("Sev 2 – major"), 3: t("Sev 3 – minor"), 4: t("Sev 4 – low"),
+    1: gettext("Sev 1 – critical"), 2: gettext("Sev 2 – major"), 3: gettext("Sev 3 – minor"), 4: gettext("Sev 4 – low"),
   };
   const MIN_BAR_PX = 8; // a 25-minute incident on a 90-day chart must still be seen and hit
   const LANE_PX = 26;
@@ -109,7 +109,7 @@
       for (let lane = 0; lane < lanes; lane++) {
         keys.push(slug + "#" + lane);
         if (lane > 0) display.push("");
-        else if (empty.has(slug)) display.push(fmt(t("%s · no incidents"), [names[slug]]));
+        else if (empty.has(slug)) display.push(fmt(gettext("%s · no incidents"), [names[slug]]));
         else display.push(names[slug]);
       }
     });
@@ -134,7 +134,7 @@
     }));
     // Planned maintenance behind the incidents (higher order is drawn first), in lane 0.
     const maintenance = {
-      label: t("Planned maintenance"),
+      label: gettext("Planned maintenance"),
       maintenance: true,
       data: [],
       backgroundColor: () => hatched(),
@@ -186,38 +186,38 @@
   function incidentHtml(incident) {
     const services = incident.services.map((slug) => esc(data.services[slug] || slug)).join(", ");
     return '<div class="d-flex gap-2 align-items-center mb-1">' +
-      '<span class="badge sev-' + incident.severity + '">' + esc(fmt(t("Sev %s"), [incident.severity])) + "</span>" +
+      '<span class="badge sev-' + incident.severity + '">' + esc(fmt(gettext("Sev %s"), [incident.severity])) + "</span>" +
       '<a class="ticket fw-semibold" href="' + esc(incident.url) + '">' + esc(incident.ticket) + "</a>" +
       '<span class="text-body-secondary small ms-auto">' + esc(incident.status_label || incident.status) + "</span></div>" +
       '<div class="fw-semibold mb-1">' + esc(incident.title) + "</div>" +
       (incident.description ? '<div class="description small mb-2">' + esc(incident.description) + "</div>" : "") +
       '<dl class="small mb-0">' +
-      "<dt>" + esc(t("Services")) + '</dt><dd class="services">' + services + "</dd>" +
-      "<dt>" + esc(t("Engineer")) + '</dt><dd class="engineer">' +
-      (incident.engineer ? esc(incident.engineer) : '<span class="nodata">' + esc(t("none assigned")) + "</span>") + "</dd>" +
-      "<dt>" + esc(t("Start")) + '</dt><dd class="start">' + esc(incident.start_label) + "</dd>" +
-      "<dt>" + esc(t("End")) + '</dt><dd class="end">' +
-      (incident.end === null ? '<span class="text-danger">' + esc(t("ongoing")) + "</span>" : esc(incident.end_label)) + "</dd>" +
+      "<dt>" + esc(gettext("Services")) + '</dt><dd class="services">' + services + "</dd>" +
+      "<dt>" + esc(gettext("Engineer")) + '</dt><dd class="engineer">' +
+      (incident.engineer ? esc(incident.engineer) : '<span class="nodata">' + esc(gettext("none assigned")) + "</span>") + "</dd>" +
+      "<dt>" + esc(gettext("Start")) + '</dt><dd class="start">' + esc(incident.start_label) + "</dd>" +
+      "<dt>" + esc(gettext("End")) + '</dt><dd class="end">' +
+      (incident.end === null ? '<span class="text-danger">' + esc(gettext("ongoing")) + "</span>" : esc(incident.end_label)) + "</dd>" +
       "</dl>" +
       '<div class="small mt-1 d-flex flex-wrap gap-2"><a class="open-link" href="' + esc(incident.url) + '">' +
-      esc(fmt(t("Open %s"), [incident.ticket])) + " →</a>" +
-      (incident.external_url ? '<a href="' + esc(incident.external_url) + '" rel="noopener">' + esc(t("External ticket")) + " ↗</a>" : "") +
+      esc(fmt(gettext("Open %s"), [incident.ticket])) + " →</a>" +
+      (incident.external_url ? '<a href="' + esc(incident.external_url) + '" rel="noopener">' + esc(gettext("External ticket")) + " ↗</a>" : "") +
       "</div>";
   }
 
   function maintenanceHtml(m) {
     const services = m.services.map((slug) => esc(data.services[slug] || slug)).join(", ");
     return '<div class="d-flex gap-2 align-items-center mb-1">' +
-      '<span class="maint-badge kind">' + esc(t("Maintenance")) + "</span>" +
-      '<a class="maintenance-link fw-semibold" href="' + esc(m.url) + '">' + esc(t("Planned maintenance")) + "</a></div>" +
+      '<span class="maint-badge kind">' + esc(gettext("Maintenance")) + "</span>" +
+      '<a class="maintenance-link fw-semibold" href="' + esc(m.url) + '">' + esc(gettext("Planned maintenance")) + "</a></div>" +
       '<div class="fw-semibold mb-1">' + esc(m.title) + "</div>" +
       (m.description ? '<div class="description small mb-2">' + esc(m.description) + "</div>" : "") +
       '<dl class="small mb-0">' +
-      "<dt>" + esc(t("Services")) + '</dt><dd class="services">' + services + "</dd>" +
-      "<dt>" + esc(t("Start")) + '</dt><dd class="start">' + esc(m.start_label) + "</dd>" +
-      "<dt>" + esc(t("End")) + '</dt><dd class="end">' + esc(m.end_label) + "</dd>" +
+      "<dt>" + esc(gettext("Services")) + '</dt><dd class="services">' + services + "</dd>" +
+      "<dt>" + esc(gettext("Start")) + '</dt><dd class="start">' + esc(m.start_label) + "</dd>" +
+      "<dt>" + esc(gettext("End")) + '</dt><dd class="end">' + esc(m.end_label) + "</dd>" +
       "</dl>" +
-      '<div class="small text-body-secondary mt-1">' + esc(t("Planned: not counted as downtime.")) + "</div>";
+      '<div class="small text-body-secondary mt-1">' + esc(gettext("Planned: not counted as downtime.")) + "</div>";
   }
 
   function external(context) {
@@ -263,7 +263,7 @@
       g.fillStyle = "#0d6efd";
       g.font = "600 11px system-ui, sans-serif";
       g.textAlign = x > area.right - 30 ? "right" : "left";
-      g.fillText(t("now"), x + (g.textAlign === "right" ? -4 : 4), area.bottom - 4);
+      g.fillText(gettext("now"), x + (g.textAlign === "right" ? -4 : 4), area.bottom - 4);
       g.restore();
     },
   };
