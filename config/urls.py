@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("metrics.api.urls")),
     path("", include("batches.api.urls")),
     path("", include("automation.api.urls")),
+    path("", include("intake.api.urls")),
 ]
 
 urlpatterns = [
