@@ -38,13 +38,14 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
 
     PagerDuty sends several during a secret rotation, comma-separated.
     """
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
     found = False
     for part in (header or "").split(","):
         scheme, _, value = part.strip().partition("=")
         if scheme == "v1" and value:
             # No early exit: every signature is compared, whether or not one matched.
-            found |= hmac.compare_digest(expected, value.strip().lower())
+            # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry anything.
+            found |= hmac.compare_digest(expected, value.strip().lower().encode("utf-8", "replace"))
     return found
 
 
