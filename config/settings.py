@@ -438,6 +438,8 @@ PAGERDUTY_IMPORT_MINUTES = env_int("PAGERDUTY_IMPORT_MINUTES", 10)
 # The first import (no cursor yet, no --since) reaches this far back.
 PAGERDUTY_IMPORT_DAYS = env_int("PAGERDUTY_IMPORT_DAYS", 30)
 PAGERDUTY_PAGE_SIZE = env_int("PAGERDUTY_PAGE_SIZE", 100)
+# Threads writing a page side by side, each with its own connection (PostgreSQL only; SQLite uses one).
+PAGERDUTY_IMPORT_WORKERS = env_int("PAGERDUTY_IMPORT_WORKERS", 4)
 PAGERDUTY_TIMEOUT = env_float("PAGERDUTY_TIMEOUT", 30)
 PAGERDUTY_MAX_RETRIES = env_int("PAGERDUTY_MAX_RETRIES", 5)
 PAGERDUTY_BACKOFF_FACTOR = env_float("PAGERDUTY_BACKOFF_FACTOR", 1.0)  # waits 1, 2, 4, 8 … seconds

@@ -64,6 +64,8 @@ class Counts:
     services: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
+    # (start, end) of every incident written, for marking stored reports out of date.
+    spans: list[tuple[datetime, datetime | None]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -73,6 +75,7 @@ class Counts:
         for name in ("incidents", "updates", "resolved", "reopened", "services", "unchanged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.extend(other.skipped)
+        self.spans.extend(other.spans)
 
 
 # --- mapping -------------------------------------------------------------------------
@@ -177,41 +180,48 @@ def _open(pd: dict, *, severity: int, now: datetime, counts: Counts, cache=None,
     return incident
 
 
-def _resolve(incident: Incident, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts):
-    last = incident.updates.order_by("-id").values_list("effective_at", flat=True).first()
-    incident_services.incident_resolve(
+def _resolve(
+    incident: Incident, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts, floor=None
+) -> Incident:
+    """Resolve at ``at``, or at the last recorded change if that is later (``floor`` when the caller knows it)."""
+    if floor is None:
+        floor = incident.updates.order_by("-id").values_list("effective_at", flat=True).first()
+    update = incident_services.incident_resolve(
         incident=incident,
         message=message or "Resolved in PagerDuty.",
-        resolved_at=max(at, last or incident.started_at),
+        resolved_at=max(at, floor or incident.started_at),
         by=None,
-        now=now,
+        now=max(now, at, floor or at),
         source_ref=source_ref,
         notify=False,
     )
     counts.updates += 1
     counts.resolved += 1
+    return update.incident
 
 
 def _reopen(incident: Incident, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts):
-    incident_services.incident_reopen(
+    at = max(at, incident.resolved_at)
+    update = incident_services.incident_reopen(
         incident=incident,
         message=message or "Reopened in PagerDuty.",
         by=None,
-        effective_at=max(at, incident.resolved_at),
-        now=now,
+        effective_at=at,
+        now=max(now, at),
         source_ref=source_ref,
         notify=False,
     )
     counts.updates += 1
     counts.reopened += 1
+    return update.incident
 
 
 def _set_severity(incident: Incident, *, severity: int, at: datetime, message: str, source_ref: str, now, counts):
     """A back-dated severity change; on a resolved incident, a correction (only within its duration)."""
     if not incident.is_open and at > incident.resolved_at:
         counts.skipped.append(f"{source_ref}: priority changed after the incident was resolved; nothing to count")
-        return
-    result = incident_services.incident_update(
+        return incident
+    update = incident_services.incident_update(
         incident=incident,
         message=message,
         by=None,
@@ -221,18 +231,21 @@ def _set_severity(incident: Incident, *, severity: int, at: datetime, message: s
         source_ref=source_ref,
         notify=False,
     )
-    if result is not None:
-        counts.updates += 1
+    if update is None:  # a correction that changed nothing
+        return incident
+    counts.updates += 1
+    return update.incident
 
 
 def _message(incident: Incident, *, at: datetime, message: str, source_ref: str, now, counts):
     if not incident.is_open:
         counts.skipped.append(f"{source_ref}: a message after the incident was resolved here")
-        return
-    incident_services.incident_update(
+        return incident
+    update = incident_services.incident_update(
         incident=incident, message=message, by=None, effective_at=at, now=now, source_ref=source_ref, notify=False
     )
     counts.updates += 1
+    return update.incident
 
 
 def _entry_message(entry: dict, default: str) -> str:
@@ -260,6 +273,9 @@ def pagerduty_incident_apply(
 ) -> Counts:
     """Bring one PagerDuty incident (with its log entries, oldest first) into Beacon; idempotent.
 
+    Each change is written as of when PagerDuty recorded it (the services' ``now`` is the
+    entry's time, as ``import_statuspage`` does), so the log reads like PagerDuty's own;
+    the caller marks stored reports over ``Counts.spans`` out of date, once per page.
     ``existing`` and ``known_refs`` (the source refs of its updates) may be passed when the
     caller loaded them for a whole page. Raises ``ValidationError`` when the incident cannot
     be taken in; the caller runs this in a transaction, so nothing is half-written.
@@ -268,17 +284,20 @@ def pagerduty_incident_apply(
     counts = Counts()
     ref = incident_ref(incident["id"])
     beacon = existing if existing is not None else Incident.objects.filter(source_ref=ref).first()
+    floor = None  # the latest effective time in its log, where known without asking the database
     if beacon is None:
         severity = severity_for(initial_priority(incident, entries), incident.get("urgency"))
         trigger = next((e for e in entries if e.get("type") == "trigger_log_entry"), None)
+        created = parse_time(incident.get("created_at"))
         beacon = _open(
             incident,
             severity=severity,
-            now=now,
+            now=min(created, now) if created else now,
             counts=counts,
             cache=service_cache,
             message=_entry_message(trigger, "Triggered in PagerDuty") if trigger else "",
         )
+        floor = beacon.started_at
         known_refs = set()
     elif known_refs is None:
         known_refs = set(IncidentUpdate.objects.filter(incident=beacon).values_list("source_ref", flat=True))
@@ -294,54 +313,41 @@ def pagerduty_incident_apply(
         written = counts.rows
         if kind == "resolve_log_entry":
             if beacon.is_open:
-                _resolve(
-                    beacon,
-                    at=at,
-                    message=_entry_message(entry, "Resolved"),
-                    source_ref=entry_ref,
-                    now=now,
-                    counts=counts,
+                message = _entry_message(entry, "Resolved")
+                beacon = _resolve(
+                    beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts, floor=floor
                 )
         elif not beacon.is_open and kind in REOPEN_TYPES and (kind != "trigger_log_entry" or triggers > 1):
             if at >= beacon.resolved_at:
-                _reopen(
-                    beacon,
-                    at=at,
-                    message=_entry_message(entry, "Reopened"),
-                    source_ref=entry_ref,
-                    now=now,
-                    counts=counts,
-                )
+                message = _entry_message(entry, "Reopened")
+                beacon = _reopen(beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
         elif kind == "priority_change_log_entry":
             priority = new_priority(entry)
-            severity = severity_for(priority, urgency)
             message = _entry_message(entry, f"Priority changed to {priority_name(priority) or 'none'}")
-            _set_severity(
-                beacon, severity=severity, at=at, message=message, source_ref=entry_ref, now=now, counts=counts
+            severity = severity_for(priority, urgency)
+            beacon = _set_severity(
+                beacon, severity=severity, at=at, message=message, source_ref=entry_ref, now=at, counts=counts
             )
         elif kind in MESSAGE_TYPES and beacon.is_open:
-            _message(
-                beacon,
-                at=at,
-                message=_entry_message(entry, MESSAGE_TYPES[kind]),
-                source_ref=entry_ref,
-                now=now,
-                counts=counts,
-            )
-        if counts.rows != written:
-            beacon.refresh_from_db()  # the service changed it under a lock; read its new state
+            message = _entry_message(entry, MESSAGE_TYPES[kind])
+            beacon = _message(beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
+        if floor is not None and counts.rows != written:
+            floor = max(floor, at)
     # The incident's own state has the last word (log entries can be cut short).
     status = incident.get("status")
     changed_at = parse_time(incident.get("last_status_change_at"))
     if status == RESOLVED and beacon.is_open:
         at = _clamp(parse_time(incident.get("resolved_at")) or changed_at, beacon, now)
-        _resolve(beacon, at=at, message="Resolved in PagerDuty.", source_ref=f"{ref}:resolved", now=now, counts=counts)
+        beacon = _resolve(
+            beacon, at=at, message="Resolved in PagerDuty.", source_ref=f"{ref}:resolved", now=at, counts=counts
+        )
     elif status and status != RESOLVED and not beacon.is_open:
         at = _clamp(changed_at, beacon, now)
-        _reopen(
-            beacon, at=at, message=f"PagerDuty shows it {status}.", source_ref=f"{ref}:{status}", now=now, counts=counts
-        )
-    if not counts.rows:
+        message = f"PagerDuty shows it {status}."
+        beacon = _reopen(beacon, at=at, message=message, source_ref=f"{ref}:{status}", now=at, counts=counts)
+    if counts.rows:
+        counts.spans.append((beacon.started_at, beacon.resolved_at))
+    else:
         counts.unchanged += 1
     return counts
 
@@ -447,7 +453,7 @@ def pagerduty_webhook_apply(*, event: WebhookEventData, now: datetime | None = N
         pd = event.incident
         if event.type == "incident.acknowledged":
             if not beacon.is_open and at >= beacon.resolved_at:
-                _reopen(
+                beacon = _reopen(
                     beacon,
                     at=at,
                     message=f"Acknowledged in PagerDuty{by}.",

@@ -24,6 +24,7 @@ backoff in this one loop; 401/403 stop at once with ``PagerDutyAuthError``.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,15 +107,26 @@ class PagerDutyClient:
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.sleep = sleep
-        self.session = session or requests.Session()
-        self.session.headers.update(
-            {
-                "Accept": "application/vnd.pagerduty+json;version=2",
-                "Authorization": f"Token token={token}",
-                "User-Agent": "Beacon PagerDuty import",
-            }
-        )
+        self.headers = {
+            "Accept": "application/vnd.pagerduty+json;version=2",
+            "Authorization": f"Token token={token}",
+            "User-Agent": "Beacon PagerDuty import",
+        }
+        # One session per thread: the import reads logs from several worker threads.
+        self._local = threading.local()
+        if session is not None:
+            session.headers.update(self.headers)
+            self._local.session = session
+        self._lock = threading.Lock()
         self.requests_made = 0
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self.headers)
+        return session
 
     @classmethod
     def from_settings(cls, **overrides) -> PagerDutyClient:
@@ -235,7 +247,8 @@ class PagerDutyClient:
         for attempt in range(self.max_retries + 1):
             wait = backoff(attempt, factor=self.backoff_factor, cap=self.backoff_max)
             try:
-                self.requests_made += 1
+                with self._lock:
+                    self.requests_made += 1
                 response = self.session.get(url, params=params, timeout=self.timeout)
             except requests.RequestException as exc:
                 problem = f"network error: {exc.__class__.__name__}: {exc}"

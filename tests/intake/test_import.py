@@ -220,3 +220,17 @@ def test_beat_schedules_the_import_only_once_a_token_is_set(tmp_path):
     env |= {"PAGERDUTY_PRIORITY_SEVERITY": "P1:one"}
     bad = subprocess.run(run, env=env, cwd=django_settings.BASE_DIR, capture_output=True, text=True)
     assert bad.returncode != 0 and "PAGERDUTY_PRIORITY_SEVERITY must look like" in bad.stderr
+
+
+def test_import_workers_write_the_same_record_as_one(pagerduty, settings, transactional_db, mailbox):
+    """On PostgreSQL each page is shared out to worker threads (SQLite runs them one after the other)."""
+    settings.PAGERDUTY_IMPORT_WORKERS = 3
+    build_month(pagerduty)
+    call_command("import_pagerduty", *RANGE, stdout=StringIO())
+    assert Incident.objects.count() == 25 and Incident.objects.filter(status="resolved").count() == 21
+    assert Incident.objects.get(source_ref="pagerduty:PRAISED").severity == 1
+    assert IncidentUpdate.objects.count() == 25 + 25 + 1 + 21  # opened, acknowledged, P1, resolved
+    again = StringIO()
+    call_command("import_pagerduty", *RANGE, stdout=again)
+    assert "0 row(s) written" in again.getvalue()
+    assert mailbox.messages == []
