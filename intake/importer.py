@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentUpdate
@@ -232,10 +232,12 @@ def _apply_one(item, entries, counts, *, existing, known_refs, now, cache):
                     service_cache=cache,
                 )
             )
-    except ValidationError as exc:
+    except (ValidationError, IntegrityError) as exc:
+        # IntegrityError: a webhook delivery wrote the same incident meanwhile; the next run takes it up.
         number = item.get("incident_number")
         label = f"PagerDuty incident {item['id']}" + (f" (#{number})" if number else "")
-        counts.skipped.append(f"{label}: {'; '.join(exc.messages)}")
+        reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else "changed meanwhile, try again"
+        counts.skipped.append(f"{label}: {reason}")
 
 
 def _mark_reports(spans, *, now: datetime) -> None:

@@ -238,6 +238,7 @@ def pagerduty(settings):
     settings.PAGERDUTY_TIMEOUT = 5
     settings.PAGERDUTY_IMPORT_DAYS = 30
     settings.PAGERDUTY_IMPORT_WORKERS = 1  # workers cannot see a test's uncommitted data
+    settings.TIME_ZONE = "UTC"  # --since/--until days are read in TIME_ZONE; the data's times are UTC
     settings.PAGERDUTY_PRIORITY_SEVERITY = {"p1": 1, "p2": 2, "p3": 3, "p4": 4, "p5": 4}
     settings.PAGERDUTY_URGENCY_SEVERITY = {"high": 2, "low": 3}
     yield fake
