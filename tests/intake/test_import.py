@@ -37,6 +37,10 @@ def build_month(fake):
     fake.acknowledge("PRAISED", start + timedelta(minutes=5))
     fake.change_priority("PRAISED", start + timedelta(minutes=20), "P1")
     fake.resolve("PRAISED", start + timedelta(hours=1))
+    # A long log (two pages of 10): notes every two minutes on PINC007.
+    for n in range(11):
+        note = {"type": "web_trigger", "summary": f"Note {n}: still failing"}
+        fake.entry("PINC007", "annotate_log_entry", T0 + timedelta(hours=49, minutes=5 + n), channel=note)
 
 
 def test_the_import_reads_every_page_through_a_429_and_a_500_and_keeps_severities_over_time(
@@ -75,7 +79,11 @@ def test_the_import_reads_every_page_through_a_429_and_a_500_and_keeps_severitie
     # Every page, and each retried request, went through.
     text = out.getvalue()
     assert "Page 1 " in text and "Page 3 " in text and "25 incident(s) read" in text
-    assert len(pagerduty.requests("incidents")) == 3 + 1 and len(pagerduty.requests("log_entries")) == 25 + 2
+    assert len(pagerduty.requests("incidents")) == 3 + 1 and len(pagerduty.requests("log_entries")) == 25 + 1 + 2
+    notes = Incident.objects.get(source_ref="pagerduty:PINC007").updates.filter(message__startswith="Note ")
+    first_two = list(notes.order_by("effective_at").values_list("message", flat=True))[:2]
+    assert first_two == ["Note 0: still failing", "Note 1: still failing"]
+    assert notes.count() == 11
     assert mailbox.messages == []
 
     # The report counts the Sev 1 from 10:20 (40 minutes), not the Sev 3 before nor when it was imported.
@@ -98,6 +106,12 @@ def test_a_second_run_writes_nothing_and_a_later_run_closes_an_incident_resolved
     assert "0 row(s) written" in again.getvalue()
     # Resolved on both sides: their logs are final and not read again; the 4 open ones are.
     assert len(pagerduty.requests("log_entries")) - log_requests == 4
+
+    # --full reads every log again, and still writes nothing.
+    full = StringIO()
+    call_command("import_pagerduty", *RANGE, "--full", stdout=full)
+    assert rows() == before and "0 row(s) written" in full.getvalue()
+    assert len(pagerduty.requests("log_entries")) - log_requests == 4 + 26
 
     # PINC004 (created 2 March) is resolved in PagerDuty; the next run resumes from the cursor.
     pagerduty.resolve("PINC004", T0 + timedelta(days=5))
@@ -229,7 +243,7 @@ def test_import_workers_write_the_same_record_as_one(pagerduty, settings, transa
     call_command("import_pagerduty", *RANGE, stdout=StringIO())
     assert Incident.objects.count() == 25 and Incident.objects.filter(status="resolved").count() == 21
     assert Incident.objects.get(source_ref="pagerduty:PRAISED").severity == 1
-    assert IncidentUpdate.objects.count() == 25 + 25 + 1 + 21  # opened, acknowledged, P1, resolved
+    assert IncidentUpdate.objects.count() == 25 + 25 + 1 + 21 + 11  # opened, acknowledged, P1, resolved, notes
     again = StringIO()
     call_command("import_pagerduty", *RANGE, stdout=again)
     assert "0 row(s) written" in again.getvalue()
