@@ -11,6 +11,7 @@ import json
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import IntegrityError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
@@ -100,5 +101,15 @@ class PagerDutyWebhookView(APIView):
         if event is None:
             event_type = body["event"]["event_type"]
             return Response({"detail": f"Event type {event_type!r} is not used by Beacon; ignored."}, status=202)
-        outcome = services.pagerduty_webhook_apply(event=event)
+        for attempt in range(2):
+            try:
+                outcome = services.pagerduty_webhook_apply(event=event)
+                break
+            except IntegrityError:
+                # A concurrent delivery created the same incident or service first; its row is there now.
+                if attempt:
+                    return Response(
+                        {"detail": "A concurrent delivery changed this incident; nothing was written, send it again."},
+                        status=status.HTTP_409_CONFLICT,
+                    )
         return Response({"detail": outcome})

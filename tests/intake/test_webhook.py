@@ -203,3 +203,28 @@ def test_the_import_and_the_webhook_keep_one_incident(client, webhook_secret, pa
     incident = Incident.objects.get()
     assert incident.source_ref == "pagerduty:PBOTH" and incident.resolved_at == T0 + timedelta(minutes=45)
     assert incident.updates.filter(kind="resolved").count() == 1
+
+
+def test_a_delivery_racing_another_for_the_same_incident_is_applied_once_it_can_be(client, webhook_secret, monkeypatch):
+    from django.db import IntegrityError
+
+    from intake import services
+
+    real = services.service_for
+    calls = []
+
+    def first_one_loses(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "service_for", first_one_loses)
+    assert trigger(client).status_code == 200
+    assert counts() == (1, 1, 1) and len(calls) == 2
+
+    calls.clear()
+    monkeypatch.setattr(services, "service_for", lambda *a, **k: (_ for _ in ()).throw(IntegrityError("again")))
+    response = trigger(client, "PWH0002")
+    assert response.status_code == 409 and "send it again" in response.json()["detail"]
+    assert counts() == (1, 1, 1)
