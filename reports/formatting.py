@@ -1,6 +1,14 @@
-"""How report numbers are written, shared by the page, the PDF, the CSV and the email."""
+"""How report numbers are written, shared by the page, the PDF, the CSV and the email.
+
+Numbers go through ``config.formatting`` so they follow the active language (the PDF and
+the email are rendered in ``REPORT_LANGUAGE``).
+"""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from config.formatting import format_number
 
 
 def duration(seconds: float | None) -> str:
@@ -9,21 +17,21 @@ def duration(seconds: float | None) -> str:
         return "—"
     seconds = round(seconds)
     if seconds <= 0:
-        return "0 min"
+        return _("0 min")
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(s)s s") % {"s": seconds}
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(m)s min") % {"m": minutes}
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes:02d} min"
+        return _("%(h)s h %(m)s min") % {"h": hours, "m": f"{minutes:02d}"}
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return _("%(d)s d %(h)s h") % {"d": days, "h": hours}
 
 
 def percent3(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f} %"
+    return "—" if value is None else f"{format_number(value, 3)} %"
 
 
 def signed_pp(value: float | None) -> str:
@@ -31,15 +39,15 @@ def signed_pp(value: float | None) -> str:
     if value is None:
         return "—"
     if value == 0:
-        return "±0.000 pp"
+        return "±" + _("%(value)s pp") % {"value": format_number(0, 3)}
     sign = "+" if value > 0 else "−"
-    return f"{sign}{abs(value):.3f} pp"
+    return sign + _("%(value)s pp") % {"value": format_number(abs(value), 3)}
 
 
 def count(value: float | None) -> str:
     """Whole counts with thousands separators; ``None`` means no data and says so."""
     if value is None:
-        return "no data"
+        return _("no data")
     if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+        return format_number(int(value))
+    return format_number(value, 1)

@@ -26,7 +26,8 @@ BAR_POSITION = """(ticket) => {
 BARS = """() => {
   const chart = window.beaconTimeline;
   return chart.data.datasets.flatMap((dataset, d) =>
-    chart.getDatasetMeta(d).data.map((element, i) => ({ticket: dataset.data[i].ticket, service: dataset.data[i].y})));
+    chart.getDatasetMeta(d).data.map((element, i) =>
+      ({ticket: dataset.data[i].ticket, service: dataset.data[i].service})));
 }"""
 
 

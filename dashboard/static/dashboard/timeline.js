@@ -161,6 +161,8 @@
         sets[incident.severity - 1].data.push({
           x: [incident.start, incident.end === null ? data.now : incident.end],
           y: key,
+          service: data.services[slug] || slug,
+          ticket: incident.ticket,
           incident: index,
           ongoing: incident.end === null,
         });
