@@ -332,7 +332,7 @@ LOGGING = {
 # most this many incidents (newest first; the answer says when it was capped).
 TIMELINE_MAX_DAYS = env_int("TIMELINE_MAX_DAYS", 400)
 TIMELINE_MAX_ROWS = env_int("TIMELINE_MAX_ROWS", 10000)
-# Seconds between automatic reloads of /status/ in the browser (0 = never).
+# Seconds between live updates of /status/ in the browser (0 = never).
 STATUS_PAGE_REFRESH_SECONDS = env_int("STATUS_PAGE_REFRESH_SECONDS", 60)
 # Seconds a rendered /status/ is reused (any change to incidents, services or maintenance
 # invalidates it at once); `/` and `/batches/` poll for fresh data this often.

@@ -127,11 +127,10 @@ def ongoing_incidents() -> QuerySet:
 # Which open incidents change what the public sees (documented on the page itself):
 # - "outage": an open Sev 1–2 incident that is not yet in monitoring;
 # - "degraded": an open Sev 1–2 in monitoring (fix deployed, being watched), or an open
-#   Sev 3 that is not in monitoring;
-# - otherwise "operational": Sev 4 incidents, and Sev 3 ones with their fix deployed,
-#   do not change a service's public status.
+#   Sev 3–4 that is not in monitoring;
+# - otherwise "operational": a Sev 3–4 incident whose fix is deployed (monitoring) no
+#   longer changes a service's public status.
 PUBLIC_OUTAGE_SEVERITIES = (1, 2)
-PUBLIC_DEGRADED_SEVERITIES = (1, 2, 3)
 
 
 def public_service_status(open_incidents: list[tuple[int, str]]) -> str:
@@ -141,7 +140,7 @@ def public_service_status(open_incidents: list[tuple[int, str]]) -> str:
         monitoring = status == Status.MONITORING
         if severity in PUBLIC_OUTAGE_SEVERITIES and not monitoring:
             return ServiceStatus.OUTAGE
-        if severity in PUBLIC_OUTAGE_SEVERITIES or (severity in PUBLIC_DEGRADED_SEVERITIES and not monitoring):
+        if severity in PUBLIC_OUTAGE_SEVERITIES or not monitoring:
             state = ServiceStatus.DEGRADED
     return state
 

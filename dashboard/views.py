@@ -197,6 +197,8 @@ class StatusPageView(View):
                 "maintenance": maintenance,
                 "under_maintenance": maintenance.service_ids(),
                 "refresh": settings.STATUS_PAGE_REFRESH_SECONDS,
+                # js/beacon.js swaps in fresh data (no meta refresh: WCAG 2.2.1, and it pauses in hidden tabs).
+                "live_refresh_seconds": settings.STATUS_PAGE_REFRESH_SECONDS,
                 "site_name": settings.SITE_NAME,
                 "outage_severities": selectors.PUBLIC_OUTAGE_SEVERITIES,
             },

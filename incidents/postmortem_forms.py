@@ -5,6 +5,7 @@ They only shape input; the rules live in ``incidents.postmortems``.
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from .forms import UserChoiceField
 from .postmortems import ActionItemInput
@@ -12,17 +13,22 @@ from .postmortems import ActionItemInput
 
 class PostmortemForm(forms.Form):
     summary = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), help_text="What happened, in a few sentences anyone can read."
+        label=_("Summary"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What happened, in a few sentences anyone can read."),
     )
     impact = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Who was affected, how, for how long."
+        label=_("Impact"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text=_("Who was affected, how, for how long."),
     )
-    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Root cause")
+    root_cause = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label=_("Root cause"))
     lessons = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        label="Lessons learned",
-        help_text="What went well, what did not.",
+        label=_("Lessons learned"),
+        help_text=_("What went well, what did not."),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -30,21 +36,34 @@ class PostmortemForm(forms.Form):
 class ActionItemForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     title = forms.CharField(
+        label=_("Title"),
         max_length=200,
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": "What to do", "class": "form-control form-control-sm"}),
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": _("What to do"),
+                "aria-label": _("Action item"),
+                "class": "form-control form-control-sm",
+            }
+        ),
     )
     owner = UserChoiceField(
         queryset=None,
         required=False,
-        empty_label="No owner",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        empty_label=_("No owner"),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm", "aria-label": _("Owner")}),
     )
     due_date = forms.DateField(
+        label=_("Due date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"),
+        widget=forms.DateInput(
+            attrs={"type": "date", "class": "form-control form-control-sm", "aria-label": _("Due date")},
+            format="%Y-%m-%d",
+        ),
     )
-    done = forms.BooleanField(required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
+    done = forms.BooleanField(
+        label=_("Done"), required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,7 +74,7 @@ class ActionItemForm(forms.Form):
         # A filled-in row without a title is a mistake worth pointing at; a blank row is just unused.
         filled = data.get("owner") or data.get("due_date") or data.get("done")
         if filled and not data.get("title") and not data.get("DELETE"):
-            self.add_error("title", "Give the action item a title.")
+            self.add_error("title", _("Give the action item a title."))
         return data
 
 

@@ -20,6 +20,21 @@
     });
   }
 
+  // A table that scrolls sideways inside its box must be reachable by keyboard (WCAG 2.1.1).
+  function focusableScrollers() {
+    document.querySelectorAll("main table, main .table-responsive").forEach((box) => {
+      const scrolls = box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "visible";
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        if (!box.hasAttribute("role") && box.tagName !== "TABLE") box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label")) box.setAttribute("aria-label", (window.gettext || String)("Scrollable table"));
+      }
+    });
+  }
+  focusableScrollers();
+  window.addEventListener("resize", focusableScrollers);
+  document.addEventListener("beacon:refreshed", focusableScrollers);
+
   const regions = () => Array.from(document.querySelectorAll("[data-live]"));
   const seconds = parseInt(document.body.dataset.liveSeconds || "0", 10);
   if (!regions().length || !seconds) return;

@@ -77,7 +77,9 @@ def test_the_chart_holds_exactly_the_incidents_of_the_last_seven_days_by_default
     by_ticket = {i["ticket"]: i for i in data["incidents"]}
     assert by_ticket[ongoing.ticket]["end"] is None and by_ticket[ongoing.ticket]["end_label"] == ""
     assert by_ticket[recent.ticket]["url"] == f"/incidents/{recent.ticket}/"
-    assert data["services"] == {"web": "Web Storefront"}
+    # Every service has a row; only those with a bar in range are not "empty".
+    assert data["services"] == {"web": "Web Storefront", "payments": "Payments"}
+    assert data["empty_services"] == ["payments"]
 
 
 @pytest.mark.parametrize("preset, days", [("24h", 1), ("30d", 30), ("90d", 90)])

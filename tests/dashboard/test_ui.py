@@ -106,7 +106,7 @@ def test_the_api_docs_load_swagger_ui_from_our_own_static_files(client, engineer
     "open_incidents, expected",
     [
         ([], "operational"),
-        ([(4, "investigating")], "operational"),
+        ([(4, "investigating")], "degraded"),
         ([(4, "monitoring")], "operational"),
         ([(3, "monitoring")], "operational"),
         ([(3, "identified")], "degraded"),

@@ -78,7 +78,10 @@ def test_the_chart_draws_one_bar_per_incident_and_service_in_range(page, leader_
     # One row per service: the two-service incident has a bar on each row, the others one.
     assert len(bars) == 5
     assert sorted(b["service"] for b in bars if b["ticket"] == history["both"].ticket) == ["Payments", "Web Storefront"]
-    assert page.evaluate("() => window.beaconTimeline.data.labels") == ["Payments", "Web Storefront"]
+    assert page.evaluate("() => window.beaconTimeline.scales.y.ticks.map((t) => t.label)") == [
+        "Payments",
+        "Web Storefront",
+    ]
 
 
 def test_hovering_a_bar_shows_its_details_and_clicking_opens_the_incident(page, helpdesk_user, history):

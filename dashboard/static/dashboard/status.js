@@ -11,9 +11,11 @@
     row.querySelectorAll(".day[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
     button.setAttribute("aria-pressed", "true");
   }
-  document.querySelectorAll(".day-strip button.day").forEach((button) => {
-    button.addEventListener("mouseenter", () => show(button));
-    button.addEventListener("focus", () => show(button));
-    button.addEventListener("click", () => show(button));
+  // Delegated, so days swapped in by the live refresh work too.
+  ["mouseover", "focusin", "click"].forEach((type) => {
+    document.addEventListener(type, (event) => {
+      const button = event.target.closest && event.target.closest(".day-strip button.day");
+      if (button) show(button);
+    });
   });
 })();

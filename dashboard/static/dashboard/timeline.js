@@ -22,7 +22,7 @@
   const wrap = canvas.parentElement;
   const zoomBox = wrap.querySelector(".zoom-box");
 
-  const COLORS = { 1: "#b02a37", 2: "#e35d1a", 3: "#f0ad4e", 4: "#6c757d" };
+  const COLORS = { 1: "#b02a37", 2: "#b8480b", 3: "#f0ad4e", 4: "#6c757d" };
   const LABELS = {
     1: gettext("Sev 1 – critical"), 2: gettext("Sev 2 – major"), 3: gettext("Sev 3 – minor"), 4: gettext("Sev 4 – low"),
   };
@@ -314,7 +314,7 @@
               autoSkip: false,
               callback: (value, index) => {
                 const label = rows.display[index] || "";
-                return label.length > 28 ? label.slice(0, 27) + "…" : label;
+                return label.length > 40 ? label.slice(0, 39) + "…" : label;
               },
             },
             grid: { offset: true, color: grid },
