@@ -93,7 +93,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Anonymous /status/ from the cache, before sessions and auth (dashboard.status_cache).
+    "dashboard.status_cache.StatusPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Language from the user's choice (cookie), else the browser's Accept-Language.
     "django.middleware.locale.LocaleMiddleware",
@@ -102,7 +105,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -11,43 +11,107 @@ Each cached copy has an ETag (a hash of its bytes): a browser or proxy that alre
 it gets ``304 Not Modified`` with no body.
 """
 
+import gzip
 import hashlib
+import time
 import uuid
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 VERSION_KEY = "status-page:version"
+# Each process remembers the version this long, saving a cache round trip per request;
+# a change made in *another* process (a Celery worker) shows at most this much later.
+VERSION_MEMO_SECONDS = 1.0
+_memo: dict[str, tuple[float, str]] = {}
 
 
 def version() -> str:
+    memo = _memo.get("version")
+    if memo and time.monotonic() - memo[0] < VERSION_MEMO_SECONDS:
+        return memo[1]
     token = cache.get(VERSION_KEY)
     if token is None:
         token = uuid.uuid4().hex
         # add() keeps another process's token if it got there first.
         if not cache.add(VERSION_KEY, token, timeout=None):
             token = cache.get(VERSION_KEY) or token
+    _memo["version"] = (time.monotonic(), token)
     return token
 
 
 def invalidate(**_signal_kwargs) -> None:
     """Receiver for model signals: the next `/status/` request renders afresh."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    token = uuid.uuid4().hex
+    cache.set(VERSION_KEY, token, timeout=None)
+    _memo["version"] = (time.monotonic(), token)
 
 
 def page_key(language: str) -> str:
     return f"status-page:{version()}:{language}"
 
 
-def get(language: str) -> tuple[str, bytes] | None:
-    """(etag, body) of the current page in ``language``, if cached."""
+def etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def respond(request, etag: str, body: bytes, compressed: bytes | None = None) -> HttpResponse:
+    """The shared page (or a 304) with the headers every copy carries; gzipped once at
+    store time for clients that accept it (a tenth of the bytes to send)."""
+    gzip_ok = compressed is not None and "gzip" in request.headers.get("Accept-Encoding", "")
+    if gzip_ok:
+        etag = etag[:-1] + '-gz"'
+    if etag in etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(compressed if gzip_ok else body, content_type="text/html; charset=utf-8")
+        if gzip_ok:
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = etag
+    response["Cache-Control"] = f"public, max-age={settings.STATUS_PAGE_CACHE_SECONDS}"
+    patch_vary_headers(response, ("Accept-Language", "Cookie", "Accept-Encoding"))
+    return response
+
+
+def is_shared(request) -> bool:
+    """Anonymous, plain GET of the page: the one every visitor shares."""
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.GET
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and not getattr(getattr(request, "user", None), "is_authenticated", False)
+    )
+
+
+class StatusPageCacheMiddleware:
+    """Answers `/status/` for anonymous visitors straight from the cache, before sessions,
+    authentication and CSRF run: during an outage this is most of the site's traffic.
+    A miss falls through to the view, which renders and stores the page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/status/" and settings.STATUS_PAGE_ENABLED and is_shared(request):
+            language = translation.get_language_from_request(request)
+            cached = get(language)
+            if cached:
+                return respond(request, *cached)
+        return self.get_response(request)
+
+
+def get(language: str) -> tuple[str, bytes, bytes] | None:
+    """(etag, body, gzipped body) of the current page in ``language``, if cached."""
     return cache.get(page_key(language))
 
 
-def put(language: str, body: bytes) -> str:
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    cache.set(page_key(language), (etag, body), timeout=settings.STATUS_PAGE_CACHE_SECONDS)
-    return etag
+def put(language: str, body: bytes) -> tuple[str, bytes, bytes]:
+    entry = ('"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"', body, gzip.compress(body, 6, mtime=0))
+    cache.set(page_key(language), entry, timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    return entry
 
 
 def connect_signals() -> None:

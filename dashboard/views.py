@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -163,25 +163,15 @@ class StatusPageView(View):
     def get(self, request):
         if not settings.STATUS_PAGE_ENABLED:
             raise Http404("The status page is switched off.")
-        shared = not request.user.is_authenticated and not request.GET
+        shared = status_cache.is_shared(request)
         language = translation.get_language() or settings.LANGUAGE_CODE
         cached = status_cache.get(language) if shared else None
         if cached:
-            etag, body = cached
-            if etag in _etags(request.headers.get("If-None-Match", "")):
-                response = HttpResponseNotModified()
-            else:
-                response = HttpResponse(body, content_type="text/html; charset=utf-8")
-        else:
-            response = self.render_page(request)
-            cacheable = shared and response.status_code == 200
-            etag = status_cache.put(language, response.content) if cacheable else None
-        if etag:
-            response["ETag"] = etag
-        # Many screens poll this page; let them share a short-lived copy per language.
-        response["Cache-Control"] = (
-            f"public, max-age={settings.STATUS_PAGE_CACHE_SECONDS}" if shared else "private, no-cache"
-        )
+            return status_cache.respond(request, *cached)
+        response = self.render_page(request)
+        if shared and response.status_code == 200:
+            return status_cache.respond(request, *status_cache.put(language, response.content))
+        response["Cache-Control"] = "private, no-cache"
         patch_vary_headers(response, ("Accept-Language", "Cookie"))
         return response
 
@@ -203,7 +193,3 @@ class StatusPageView(View):
                 "outage_severities": selectors.PUBLIC_OUTAGE_SEVERITIES,
             },
         )
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

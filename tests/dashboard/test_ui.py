@@ -247,3 +247,19 @@ def test_incident_emails_are_written_in_the_configured_language(make_incident, n
     assert "Grav. 2" in rendered["subject"]
     assert "Gravité" in rendered["text"] and "Severity" not in rendered["text"]
     assert "Suivre l'incident" in rendered["text"]
+
+
+def test_a_cached_status_page_costs_no_database_query_and_is_sent_gzipped(client, services):
+    import gzip
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plain = client.get("/status/").content
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert len(queries) == 0
+    assert response["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.content) == plain
+    again = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304

@@ -278,8 +278,8 @@ def test_dragging_across_the_timeline_zooms_and_the_url_keeps_it(page, engineer_
     page.mouse.up()
     page.wait_for_url(re.compile(r"since=.*until="))
     assert "since=" in page.url and "range=" not in page.url
-    _wait(page, "!!window.beaconTimeline")
-    span = page.evaluate("window.beaconTimelineData.end - window.beaconTimelineData.start")
+    data = "JSON.parse(document.getElementById('timeline-data').textContent)"
+    span = page.evaluate(f"(() => {{ const d = {data}; return d.end - d.start; }})()")
     assert span < 7 * 24 * 3600 * 1000
 
 
