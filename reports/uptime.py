@@ -59,7 +59,10 @@ class Month:
 
     @property
     def label(self) -> str:
-        return datetime(self.year, self.month, 1).strftime("%B %Y")
+        """ "March 2025" / "mars 2025": in the active language (Django's month names)."""
+        from django.utils import formats
+
+        return formats.date_format(date(self.year, self.month, 1), "YEAR_MONTH_FORMAT")
 
     def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)

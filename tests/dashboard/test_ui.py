@@ -263,3 +263,18 @@ def test_a_cached_status_page_costs_no_database_query_and_is_sent_gzipped(client
     assert gzip.decompress(response.content) == plain
     again = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
+
+
+def test_the_monthly_report_pdf_is_written_in_the_report_language(services, settings):
+    from reports import selectors as report_selectors
+    from reports.pdf import render_html
+    from reports.uptime import Month
+
+    settings.REPORT_LANGUAGE = "fr"
+    html = render_html(report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False))
+    assert "Rapport mensuel de disponibilité" in html
+    assert "Monthly availability report" not in html and "How these figures are calculated" not in html
+    settings.REPORT_LANGUAGE = "en-gb"
+    assert "Monthly availability report" in render_html(
+        report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False)
+    )
