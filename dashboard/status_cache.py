@@ -50,6 +50,13 @@ def invalidate(**_signal_kwargs) -> None:
     _memo["version"] = (time.monotonic(), token)
 
 
+def reset() -> None:
+    """Forget the shared page everywhere (tests start each case from a clean slate)."""
+    cache.delete(VERSION_KEY)
+    _memo.clear()
+    _pages.clear()
+
+
 def page_key(language: str) -> str:
     return f"status-page:{version()}:{language}"
 
@@ -103,15 +110,40 @@ class StatusPageCacheMiddleware:
         return self.get_response(request)
 
 
+# This process's copy of the shared pages, so a hit costs no cache round trip for the
+# body either: valid while the version is unchanged and the copy is younger than the
+# shared one's timeout.
+_pages: dict[str, tuple[float, tuple[str, bytes, bytes]]] = {}
+
+
 def get(language: str) -> tuple[str, bytes, bytes] | None:
     """(etag, body, gzipped body) of the current page in ``language``, if cached."""
-    return cache.get(page_key(language))
+    key = page_key(language)
+    local = _pages.get(key)
+    if local and time.monotonic() - local[0] < settings.STATUS_PAGE_CACHE_SECONDS:
+        return local[1]
+    stored = cache.get(key)
+    if stored is None:
+        return None
+    created, entry = stored
+    _remember(key, created, entry)
+    return entry
 
 
 def put(language: str, body: bytes) -> tuple[str, bytes, bytes]:
     entry = ('"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"', body, gzip.compress(body, 6, mtime=0))
-    cache.set(page_key(language), entry, timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    key = page_key(language)
+    # Wall-clock creation time travels with the entry, so every process's copy expires with it.
+    cache.set(key, (time.time(), entry), timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    _remember(key, time.time(), entry)
     return entry
+
+
+def _remember(key: str, created_wall: float, entry) -> None:
+    if len(_pages) > 8:  # old versions and languages: drop them all
+        _pages.clear()
+    age = max(0.0, time.time() - created_wall)
+    _pages[key] = (time.monotonic() - age, entry)
 
 
 def connect_signals() -> None:

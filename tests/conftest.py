@@ -31,6 +31,16 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture(autouse=True)
+def _fresh_status_page_cache():
+    """The cached /status/ page outlives a test's database; never let it leak into the next."""
+    from dashboard import status_cache
+
+    status_cache.reset()
+    yield
+    status_cache.reset()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per persona; it is not what these tests are about."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -278,3 +278,10 @@ def test_the_monthly_report_pdf_is_written_in_the_report_language(services, sett
     assert "Monthly availability report" in render_html(
         report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False)
     )
+
+
+def test_the_batch_monitoring_page_has_live_regions(client, engineer_user):
+    login(client, engineer_user)
+    html = client.get("/batches/").content.decode()
+    assert 'id="tiles" data-live' in html and 'id="needs-attention" data-live' in html
+    assert 'data-live-seconds="30"' in html
