@@ -147,6 +147,7 @@ class HomeView(RoleRequiredMixin, View):
                 "postmortems_due": due_rows[:FLAG_LIMIT],
                 "postmortems_due_more": due.count() - FLAG_LIMIT if len(due_rows) > FLAG_LIMIT else 0,
                 "postmortem_due_days": settings.POSTMORTEM_DUE_DAYS,
+                "time_zone": settings.TIME_ZONE,
                 "action_items_overdue": overdue_rows[:FLAG_LIMIT],
                 "action_items_overdue_more": overdue.count() - FLAG_LIMIT if len(overdue_rows) > FLAG_LIMIT else 0,
             },

@@ -270,6 +270,24 @@
     },
   };
 
+  const language = document.documentElement.lang || undefined;
+  const zone = canvas.dataset.timeZone || undefined;
+  const formats = {};
+  function tickLabel(value, span) {
+    const DAY = 24 * 3600 * 1000;
+    const kind = span <= 2 * DAY ? "hour" : span <= 62 * DAY ? "day" : "week";
+    if (!formats[kind]) {
+      const options = { hour: { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" },
+        day: { day: "numeric", month: "short" }, week: { day: "numeric", month: "short", year: "numeric" } }[kind];
+      try {
+        formats[kind] = new Intl.DateTimeFormat(language, zone ? { ...options, timeZone: zone } : options);
+      } catch (e) {
+        formats[kind] = new Intl.DateTimeFormat(language, options);
+      }
+    }
+    return formats[kind].format(new Date(value));
+  }
+
   function build() {
     const el = document.getElementById("timeline-data");
     if (!el) return;
@@ -303,7 +321,8 @@
               unit: span <= 2 * DAY ? "hour" : span <= 62 * DAY ? "day" : "week",
               displayFormats: { hour: "d MMM HH:mm", day: "d MMM", week: "d MMM yyyy" },
             },
-            ticks: { maxRotation: 0, autoSkipPadding: 16, color: text },
+            // Tick labels in the page's language and time zone (the date adapter only knows English).
+            ticks: { maxRotation: 0, autoSkipPadding: 16, color: text, callback: (value) => tickLabel(value, span) },
             grid: { color: grid },
           },
           y: {
