@@ -285,3 +285,12 @@ def test_the_batch_monitoring_page_has_live_regions(client, engineer_user):
     html = client.get("/batches/").content.decode()
     assert 'id="tiles" data-live' in html and 'id="needs-attention" data-live' in html
     assert 'data-live-seconds="30"' in html
+
+
+def test_the_browsable_api_keeps_working_under_the_policy(client, engineer_user):
+    login(client, engineer_user)
+    browsable = client.get("/api/v1/incidents/", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200
+    assert "'unsafe-inline'" in browsable["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    page = client.get("/incidents/")
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"].split("script-src")[1].split(";")[0]
