@@ -288,6 +288,28 @@
     return formats[kind].format(new Date(value));
   }
 
+  // Colour is never the only signal: bars wide enough carry their severity number.
+  const severityLabels = {
+    id: "severityLabels",
+    afterDatasetsDraw(c) {
+      const g = c.ctx;
+      g.save();
+      g.font = "600 10px system-ui, sans-serif";
+      g.textAlign = "center";
+      g.textBaseline = "middle";
+      c.data.datasets.forEach((dataset, d) => {
+        if (!dataset.severity || !c.isDatasetVisible(d)) return;
+        c.getDatasetMeta(d).data.forEach((bar) => {
+          if (Math.abs(bar.width) < 14 || bar.height < 10) return;
+          const p = bar.getCenterPoint();
+          g.fillStyle = dataset.severity === 3 ? "#212529" : "#fff";
+          g.fillText(String(dataset.severity), p.x, p.y);
+        });
+      });
+      g.restore();
+    },
+  };
+
   function build() {
     const el = document.getElementById("timeline-data");
     if (!el) return;
@@ -303,7 +325,7 @@
     chart = new Chart(canvas, {
       type: "bar",
       data: { labels: rows.keys, datasets: datasets(rows) },
-      plugins: [nowLine],
+      plugins: [nowLine, severityLabels],
       options: {
         indexAxis: "y",
         responsive: true,
