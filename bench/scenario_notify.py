@@ -104,7 +104,6 @@ def run(args) -> str:
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from config.celery import app
     from incidents.models import Delivery, Incident, Service
@@ -118,7 +117,9 @@ def run(args) -> str:
     service, _ = Service.objects.get_or_create(slug="bench-notify", defaults={"name": "Bench notify"})
     user, _ = User.objects.get_or_create(username="bench-helpdesk", defaults={"email": "bench-helpdesk@example.com"})
     user.groups.add(Group.objects.get_or_create(name="helpdesk")[0])
-    token = Token.objects.get_or_create(user=user)[0].key
+    from accounts.services import token_create
+
+    token = token_create(user=user, name="bench")[1]
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     run_id = uuid.uuid4().hex[:8]
 

@@ -68,14 +68,17 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env_str("SITE_NAME", "Beacon")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.BeaconAdminConfig",  # django.contrib.admin with Beacon's access rule
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "mozilla_django_oidc",
     "drf_spectacular",
     "django_filters",
     "crispy_forms",
@@ -87,6 +90,8 @@ INSTALLED_APPS = [
     "batches",
     "automation",
     "maintenance",
+    "accounts",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -96,8 +101,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TrustedProxyUserMiddleware",  # a no-op unless REMOTE_USER_HEADER is set
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    "audit.middleware.AuditActorMiddleware",
+    "config.roles.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,6 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in backends, identity providers, role mapping, throttling, two-factor, tokens:
+# see the "Sign-in (accounts app)" section at the end.
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -191,7 +205,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "config.authentication.BearerOrTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The declared rule of each URL (config.access), decided by config.roles.can.
+    "DEFAULT_PERMISSION_CLASSES": ["config.roles.UrlRulePermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -206,7 +221,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Every API call needs a login, the schema and its docs too.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["config.roles.UrlRulePermission"],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.choices.Status",
         "ServiceStatusEnum": "incidents.choices.ServiceStatus",
@@ -448,3 +463,121 @@ CELERY_BEAT_SCHEDULE["maintenance-sweep"] = {
     "schedule": env_int("NOTIFY_SWEEP_SECONDS", 60),
 }
 # (end maintenance)
+
+# --- Sign-in (accounts app): identity providers, roles, throttling, 2FA, tokens ------
+# Local username/password sign-in (the form on /accounts/login/ and password reset).
+LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)
+
+# Roles from the identity provider's groups, refreshed at every sign-in: each variable is a
+# comma-separated list of group names (for LDAP also full DNs); matching ignores case.
+ROLE_GROUPS = {
+    "helpdesk": env_list("ROLE_GROUPS_HELPDESK"),
+    "engineer": env_list("ROLE_GROUPS_ENGINEER"),
+    "leadership": env_list("ROLE_GROUPS_LEADERSHIP"),
+    "staff": env_list("ROLE_GROUPS_STAFF"),
+}
+
+# OpenID Connect (mozilla-django-oidc): on when OIDC_CLIENT_ID is set. Give OIDC_ISSUER (its
+# /.well-known/openid-configuration is read once, at the first sign-in) or every endpoint.
+OIDC_ENABLED = bool(env_str("OIDC_CLIENT_ID"))
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile groups")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT")
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_LOGOUT_ENDPOINT")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USE_NONCE = True
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_CREATE_USER = True
+OIDC_STORE_ID_TOKEN = bool(OIDC_OP_LOGOUT_ENDPOINT)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OIDC_ENABLED and not (OIDC_ISSUER or (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT)):
+    raise ImproperlyConfigured("OIDC_CLIENT_ID is set: set OIDC_ISSUER, or the OIDC_*_ENDPOINT variables")
+
+# LDAP / Active Directory (django-auth-ldap): on when LDAP_SERVER_URI is set.
+LDAP_ENABLED = bool(env_str("LDAP_SERVER_URI"))
+AUTH_LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")
+AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN")
+AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")
+AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+AUTH_LDAP_ALWAYS_UPDATE_USER = True
+AUTH_LDAP_MIRROR_GROUPS = False  # roles come from ROLE_GROUPS, not a copy of every group
+AUTH_LDAP_FIND_GROUP_PERMS = False
+AUTH_LDAP_CACHE_TIMEOUT = 0
+if LDAP_ENABLED:
+    import ldap
+    from django_auth_ldap.config import GroupOfNamesType, LDAPSearch, NestedActiveDirectoryGroupType
+
+    _ldap_user_base = env_str("LDAP_USER_SEARCH_BASE")
+    _ldap_group_base = env_str("LDAP_GROUP_SEARCH_BASE")
+    if not _ldap_user_base or not _ldap_group_base:
+        raise ImproperlyConfigured("LDAP_SERVER_URI is set: set LDAP_USER_SEARCH_BASE and LDAP_GROUP_SEARCH_BASE too")
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        _ldap_user_base, ldap.SCOPE_SUBTREE, env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+    )
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        _ldap_group_base, ldap.SCOPE_SUBTREE, env_str("LDAP_GROUP_FILTER", "(objectClass=groupOfNames)")
+    )
+    AUTH_LDAP_GROUP_TYPE = (
+        NestedActiveDirectoryGroupType()
+        if env_str("LDAP_GROUP_TYPE", "groupOfNames").lower() in ("ad", "activedirectory", "active-directory")
+        else GroupOfNamesType()
+    )
+    AUTH_LDAP_USER_ATTR_MAP = {
+        "first_name": env_str("LDAP_ATTR_FIRST_NAME", "givenName"),
+        "last_name": env_str("LDAP_ATTR_LAST_NAME", "sn"),
+        "email": env_str("LDAP_ATTR_EMAIL", "mail"),
+    }
+    # A disabled directory account cannot sign in: members of this group are refused (optional).
+    if env_str("LDAP_DENY_GROUP"):
+        AUTH_LDAP_DENY_GROUP = env_str("LDAP_DENY_GROUP")
+    AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: env_int("LDAP_TIMEOUT", 10), ldap.OPT_REFERRALS: 0}
+
+# Trusted reverse-proxy header (e.g. Remote-User from an authenticating proxy), honoured only
+# on requests whose REMOTE_ADDR is one of TRUSTED_PROXY_IPS; groups optionally from a header.
+REMOTE_USER_HEADER = env_str("REMOTE_USER_HEADER")
+REMOTE_GROUPS_HEADER = env_str("REMOTE_GROUPS_HEADER")
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS")
+if REMOTE_USER_HEADER and not TRUSTED_PROXY_IPS:
+    raise ImproperlyConfigured("REMOTE_USER_HEADER is set: list the proxy addresses in TRUSTED_PROXY_IPS")
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out user or address is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN_ENABLED else []),
+    *(["accounts.backends.BeaconLDAPBackend"] if LDAP_ENABLED else []),
+    *(["accounts.backends.BeaconOIDCBackend"] if OIDC_ENABLED else []),
+    *(["accounts.backends.TrustedProxyBackend"] if REMOTE_USER_HEADER else []),
+    # Staff may configure Beacon in /admin/ without per-model permissions (config.roles.can).
+    "accounts.backends.StaffConfigurationBackend",
+]
+
+# Throttling failed sign-ins (django-axes): per user and per address; then locked for a while.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_VERBOSE = False
+# Bad API tokens and password-reset requests: at most this many per address per window.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 600)
+# Two-factor (TOTP) for staff and superusers who sign in with a local password.
+TWO_FACTOR_FOR_STAFF = env_bool("TWO_FACTOR_FOR_STAFF", True)
+OTP_TOTP_ISSUER = SITE_NAME
+
+# API tokens: a default lifetime for tokens made on the tokens page (0 = no expiry).
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 0)
+# (end sign-in)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
-
-from config.roles import READ_REPORTS, RoleRequiredMixin, has_role
 
 from . import selectors, services
 from .choices import Trigger
@@ -21,21 +19,8 @@ from .pdf import report_context
 from .uptime import BadMonth, Month
 
 
-def can_read_reports(user) -> bool:
-    """Engineers and leadership read reports; staff too, since they run Beacon."""
-    return has_role(user, READ_REPORTS) or (user.is_authenticated and user.is_staff)
-
-
-class ReportAccessMixin(RoleRequiredMixin):
-    roles = READ_REPORTS
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not can_read_reports(request.user):
-            raise PermissionDenied("Monthly reports are for engineers and leadership.")
-        # Skip RoleRequiredMixin's own check (staff may pass here without a group).
-        return super(RoleRequiredMixin, self).dispatch(request, *args, **kwargs)
+class ReportAccessMixin:
+    """Report pages; who may read them is the ``read_reports`` rule (config.access)."""
 
 
 def month_or_404(text: str) -> Month:

@@ -79,6 +79,13 @@ def services(db):
     return {"web": web, "payments": pay}
 
 
+def api_key(user, name: str = "test", expires_days: int | None = None) -> str:
+    """A new API token of ``user`` (Beacon's hashed tokens); returns the key to send."""
+    from accounts.services import token_create
+
+    return token_create(user=user, name=name, expires_days=expires_days)[1]
+
+
 def login(client, user):
     client.force_login(user)
     return client

@@ -6,14 +6,13 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import notifications
 from incidents import services as svc
 from incidents.models import Delivery, IncidentUpdate
 from incidents.tasks import deliver_update, sweep_deliveries
-from tests.conftest import wait_until
+from tests.conftest import api_key, wait_until
 
 WEB_PARTIES = {"oncall-web@example.com", "support-web@example.com", "vendor@example.com", "eli@example.com"}
 
@@ -40,7 +39,7 @@ def by_recipient(messages) -> dict[str, list]:
 @pytest.fixture
 def desk_api(helpdesk_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=helpdesk_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(helpdesk_user)}")
     return client
 
 

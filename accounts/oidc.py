@@ -1,0 +1,79 @@
+"""OpenID Connect with mozilla-django-oidc, configured from environment variables only.
+
+With ``OIDC_ISSUER`` the endpoints come from the provider's discovery document, read at
+the first sign-in (not at start-up, so Beacon starts while the provider is down) and kept
+for the life of the process. Explicit ``OIDC_*_ENDPOINT`` variables win over discovery.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
+from mozilla_django_oidc.utils import import_from_settings
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+DISCOVERED = {
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
+    "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
+    "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
+    "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+    "OIDC_OP_LOGOUT_ENDPOINT": "end_session_endpoint",
+}
+_lock = threading.Lock()
+_documents: dict[str, dict] = {}
+
+
+def discovery(issuer: str) -> dict:
+    with _lock:
+        if issuer not in _documents:
+            url = f"{issuer}/.well-known/openid-configuration"
+            try:
+                response = requests.get(url, timeout=settings.OIDC_TIMEOUT, verify=settings.OIDC_VERIFY_SSL)
+                response.raise_for_status()
+                document = response.json()
+            except (requests.RequestException, ValueError) as exc:
+                raise ImproperlyConfigured(
+                    f"Could not read the OpenID provider's configuration at {url}: {exc}"
+                ) from exc
+            _documents[issuer] = document
+        return _documents[issuer]
+
+
+def oidc_setting(attr: str, *default):
+    value = import_from_settings(attr, *default)
+    if not value and attr in DISCOVERED and settings.OIDC_ISSUER:
+        return discovery(settings.OIDC_ISSUER).get(DISCOVERED[attr]) or value
+    return value
+
+
+class SignInRequestView(OIDCAuthenticationRequestView):
+    """The "Sign in with …" button's target: redirects to the provider."""
+
+    get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, *args, **kwargs):
+        # The parent reads the endpoint here; discovery waits for the first request instead.
+        super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+
+    def get(self, request):
+        if not settings.OIDC_ENABLED:
+            raise Http404("Single sign-on is not configured.")
+        self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        return super().get(request)
+
+
+class SignInCallbackView(OIDCAuthenticationCallbackView):
+    """The provider sends the browser back here; the state, the nonce and the ID token's
+    signature are checked by mozilla-django-oidc before anyone is signed in."""
+
+    get_settings = staticmethod(oidc_setting)
+
+    def get(self, request):
+        if not settings.OIDC_ENABLED:
+            raise Http404("Single sign-on is not configured.")
+        return super().get(request)

@@ -1,0 +1,42 @@
+"""Fixed-window rate limits in the database (``RateCounter``), shared by all processes."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import RateCounter
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=settings.RATE_LIMIT_WINDOW_SECONDS)
+
+
+def hit(key: str) -> int:
+    """Count one hit of ``key`` in the current window and return the count so far."""
+    now = timezone.now()
+    with transaction.atomic():
+        counter, created = RateCounter.objects.select_for_update().get_or_create(
+            key=key[:200], defaults={"window_start": now, "count": 1}
+        )
+        if created:
+            return 1
+        if counter.window_start + _window() <= now:
+            counter.window_start, counter.count = now, 1
+        else:
+            counter.count += 1
+        counter.save(update_fields=["window_start", "count"])
+        return counter.count
+
+
+def exceeded(key: str, limit: int) -> bool:
+    """True when ``key`` already has ``limit`` hits in the current window."""
+    counter = RateCounter.objects.filter(key=key[:200]).first()
+    if counter is None or counter.window_start + _window() <= timezone.now():
+        return False
+    return counter.count >= limit
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
