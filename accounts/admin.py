@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
 from .models import ApiToken
@@ -24,3 +25,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.token_revoke(token=token, by=request.user)
+
+
+# django-otp's own TOTP admin has config/QR pages that answer an unknown id with a 500 and
+# would show a user's secret to another; superusers only need to see and remove devices
+# (a person who lost their phone sets a new one up at the next sign-in).
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "confirmed", "last_used_at"]
+    search_fields = ["user__username"]
+    fields = ["user", "name", "confirmed", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

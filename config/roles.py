@@ -142,6 +142,17 @@ def rule_for_request(request) -> str | None:
     return rule_for(getattr(request, "resolver_match", None))
 
 
+def _denied(request, rule: str, reason=None):
+    from .views import permission_denied
+
+    response = permission_denied(
+        request, PermissionDenied(reason or _("Your account does not have access to this page."))
+    )
+    # Says which rule refused (the permission-matrix test tells it from a view's own 403).
+    response["X-Access-Rule"] = rule or "undeclared"
+    return response
+
+
 class AccessMiddleware:
     """Applies the declared rule of the URL to every page (DRF views are left to
     ``UrlRulePermission``, which runs after token authentication). A URL without a
@@ -161,12 +172,12 @@ class AccessMiddleware:
             return None
         rule = rule_for_request(request)
         if rule is None:
-            raise PermissionDenied(_("No access rule is declared for this page."))
+            return _denied(request, "", _("No access rule is declared for this page."))
         if can(request.user, rule, write=is_write(request.method)):
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        raise PermissionDenied(_("Your account does not have access to this page."))
+        return _denied(request, rule)
 
 
 class UrlRulePermission(BasePermission):
