@@ -25,6 +25,8 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
+
 from . import history, notifications
 from .choices import TICKET_PREFIX, Severity, Status, UpdateKind
 from .models import Incident, IncidentUpdate, Service
@@ -682,6 +684,7 @@ def incident_correct(
         )
         _refresh_severity(incident)
         _past_changed(min(old_start, new_start), max(old_end, new_end), now=now)
+        audit_record(action="incident_correction", actor=by, target=incident, summary=reason.strip(), changes=changes)
         return update
 
 
