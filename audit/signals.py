@@ -5,8 +5,11 @@ or by the role mapping at sign-in. Each entry carries the old and the new values
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from .choices import Action
@@ -28,11 +31,22 @@ def _secret(field_name: str) -> bool:
     return any(marker in field_name.lower() for marker in SECRET_MARKERS)
 
 
+def _plain(value):
+    if isinstance(value, (int, float, bool, type(None))):
+        return value
+    if isinstance(value, Decimal):
+        # 99.900 (as stored) and 99.9 (as typed) are the same target.
+        return format(value.normalize(), "f")
+    return str(value)
+
+
 def _values(instance) -> dict:
     values = {}
     for field in instance._meta.concrete_fields:
         value = getattr(instance, field.attname)
-        values[field.name] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+        if isinstance(value, str) and isinstance(field, models.DecimalField):
+            value = Decimal(value)
+        values[field.name] = _plain(value)
     return values
 
 

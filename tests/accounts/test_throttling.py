@@ -76,7 +76,10 @@ def test_bad_api_tokens_from_one_address_are_throttled(engineer_user, settings):
     assert "bad token" in response.json()["detail"]
     # Another address with a good token is served.
     key = api_key(engineer_user)
-    assert APIClient(REMOTE_ADDR="10.1.1.2").get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
+    assert (
+        APIClient(REMOTE_ADDR="10.1.1.2").get("/api/v1/services/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code
+        == 200
+    )
 
 
 def test_password_reset_requests_are_rate_limited(client, mailbox, engineer_user, settings):
