@@ -130,6 +130,11 @@ class TwoFactorView(View):
         if ratelimit.exceeded(key, settings.AXES_FAILURE_LIMIT):
             form.add_error("code", _("Too many wrong codes; wait a few minutes and try again."))
             return self._render(request, form, status=429)
+        allowed, _info = device.verify_is_allowed()
+        if not allowed:
+            # django-otp slows guessing down: each wrong code doubles the wait before the next.
+            form.add_error("code", _("Too soon after a wrong code; wait a few seconds and enter the current code."))
+            return self._render(request, form, status=429)
         if not device.verify_token(form.cleaned_data["code"].strip().replace(" ", "")):
             ratelimit.hit(key)
             form.add_error("code", _("That code is not right (or has expired); try the current one."))
