@@ -8,6 +8,7 @@ address; past ``API_TOKEN_FAILURE_LIMIT`` in the window the address gets 429.
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
@@ -40,3 +41,18 @@ class BearerOrTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class BearerOrTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the token (``Bearer``; ``Token`` works the same)."""
+
+    target_class = "config.authentication.BearerOrTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from /accounts/tokens/ or `manage.py create_token`; "
+            "`Authorization: Token <key>` is accepted too.",
+        }
