@@ -107,8 +107,11 @@ def roles_sync(*, user, groups: Iterable[str]) -> None:
 
     Called at every single sign-in: a person removed from a group loses the role at their
     next sign-in. Groups that are not Beacon roles are left alone; so is ``is_superuser``.
+    Without any ``ROLE_GROUPS_*`` variable set, nothing is changed.
     Changes reach the audit trail through ``audit.signals``.
     """
+    if not any(settings.ROLE_GROUPS.values()):
+        return  # no mapping configured: roles are managed by hand in /admin/
     roles, staff = roles_from_groups(groups)
     with transaction.atomic():
         current = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))

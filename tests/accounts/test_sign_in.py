@@ -157,3 +157,15 @@ def test_a_half_configured_provider_is_named_at_start_up():
     assert result.returncode != 0 and "LDAP_USER_SEARCH_BASE" in result.stderr
     result = _check({"REMOTE_USER_HEADER": "Remote-User"})
     assert result.returncode != 0 and "TRUSTED_PROXY_IPS" in result.stderr
+
+
+def test_without_a_role_mapping_sign_ins_leave_hand_given_roles_alone(engineer_user, settings):
+    from accounts.services import roles_sync
+
+    settings.ROLE_GROUPS = {"helpdesk": [], "engineer": [], "leadership": [], "staff": []}
+    roles_sync(user=engineer_user, groups=["anything"])
+    assert list(engineer_user.groups.values_list("name", flat=True)) == ["engineer"]
+
+    settings.ROLE_GROUPS = {"helpdesk": ["desk"], "engineer": [], "leadership": [], "staff": []}
+    roles_sync(user=engineer_user, groups=["desk"])
+    assert list(engineer_user.groups.values_list("name", flat=True)) == ["helpdesk"]
