@@ -9,7 +9,7 @@ from typing import Any
 from django.db import models
 
 from .choices import Action
-from .context import current_ip, current_user
+from .context import current_request
 from .models import AuditEntry
 
 logger = logging.getLogger(__name__)
@@ -36,15 +36,16 @@ def audit_record(
     request=None,
 ) -> AuditEntry:
     """Append one entry. ``actor`` defaults to the user of the current request (if any)."""
+    request = request if request is not None else current_request.get()
     if actor is None:
-        actor = getattr(request, "user", None) if request is not None else current_user.get()
+        actor = getattr(request, "user", None)
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     if target is not None:
         object_type = object_type or target._meta.label
         object_id = object_id or str(target.pk)
         object_repr = object_repr or str(target)
-    ip = request.META.get("REMOTE_ADDR") if request is not None else current_ip.get()
+    ip = request.META.get("REMOTE_ADDR") if request is not None else None
     return AuditEntry.objects.create(
         actor=actor,
         actor_name=(actor.get_username() if actor is not None else actor_name)[:150],
