@@ -1,7 +1,7 @@
 """Who may do what: roles, the named rules, and ``can``, the one decision.
 
 Roles are Django groups (created by a migration and, with single sign-on, kept in step
-with the identity provider's groups at every sign-in, see ``accounts.roles``). Staff is
+with the identity provider's groups at every sign-in, see ``accounts.services.roles_sync``). Staff is
 the ``is_staff`` flag. Superusers may do everything.
 
 ``can(user, rule, write=...)`` is the only place that answers "may this user do this?".
