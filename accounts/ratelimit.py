@@ -39,4 +39,15 @@ def exceeded(key: str, limit: int) -> bool:
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address: ``REMOTE_ADDR``, or behind a proxy listed in
+    ``TRUSTED_PROXY_IPS`` the nearest address in ``X-Forwarded-For`` that is not one of them
+    (the left part of that header is whatever the client wrote). Also django-axes' source
+    (``AXES_CLIENT_IP_CALLABLE``), so lockouts and rate limits count the same addresses."""
+    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    trusted = set(settings.TRUSTED_PROXY_IPS)
+    if address in trusted:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted:
+                return hop
+    return address

@@ -544,6 +544,7 @@ if LDAP_ENABLED:
 
 # Trusted reverse-proxy header (e.g. Remote-User from an authenticating proxy), honoured only
 # on requests whose REMOTE_ADDR is one of TRUSTED_PROXY_IPS; groups optionally from a header.
+# From those proxies X-Forwarded-For also names the client (for lockouts and rate limits).
 REMOTE_USER_HEADER = env_str("REMOTE_USER_HEADER")
 REMOTE_GROUPS_HEADER = env_str("REMOTE_GROUPS_HEADER")
 TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS")
@@ -568,7 +569,7 @@ AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "accounts.ratelimit.client_address"  # X-Forwarded-For only from TRUSTED_PROXY_IPS
 AXES_VERBOSE = False
 # Bad API tokens and password-reset requests: at most this many per address per window.
 API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)

@@ -92,3 +92,27 @@ def test_password_reset_requests_are_rate_limited(client, mailbox, engineer_user
     assert "Too many password reset requests" in response.content.decode()
     assert len(mailbox.wait_for(2)) == 2
     assert User.objects.get(username="eli").check_password(PASSWORD)
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_apart(client, engineer_user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXY_IPS = ["10.0.0.1"]
+
+    def through_proxy(forwarded, password="wrong"):
+        return client.post(
+            "/accounts/login/", {"username": f"guess-{forwarded}", "password": password},
+            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded,
+        )  # fmt: skip
+
+    for _ in range(3):
+        through_proxy("203.0.113.9")
+    assert through_proxy("203.0.113.9").status_code == 429
+    # Another client behind the same proxy is not locked out; a forged left part changes nothing.
+    assert through_proxy("198.51.100.7").status_code == 200
+    assert through_proxy("1.2.3.4, 203.0.113.9").status_code == 429
+    # The header from anyone else is ignored: the sender's own address counts.
+    response = client.post(
+        "/accounts/login/", {"username": "eli", "password": PASSWORD},
+        REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )  # fmt: skip
+    assert response.status_code == 302
