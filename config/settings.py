@@ -575,8 +575,9 @@ AXES_VERBOSE = False
 API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
 PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
 RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 600)
-# Two-factor (TOTP) for staff and superusers who sign in with a local password.
-TWO_FACTOR_FOR_STAFF = env_bool("TWO_FACTOR_FOR_STAFF", True)
+# Two-factor (TOTP) for staff and superusers who sign in with a local password. On unless
+# DEBUG (the `make run` demo), so the demo admin signs in without an authenticator app.
+TWO_FACTOR_FOR_STAFF = env_bool("TWO_FACTOR_FOR_STAFF", not DEBUG)
 OTP_TOTP_ISSUER = SITE_NAME
 
 # API tokens: a default lifetime for tokens made on the tokens page (0 = no expiry).
