@@ -32,7 +32,7 @@ class AuditListView(View):
         form, filters = _filters(request)
         if filters is None:
             return render(request, "audit/audit_list.html", {"form": form, "page": None}, status=400)
-        page = Paginator(audit_entries(filters).select_related(None), PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(audit_entries(filters), PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         return render(request, "audit/audit_list.html", {"form": form, "page": page, "query": query.urlencode()})

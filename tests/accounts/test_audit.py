@@ -205,3 +205,12 @@ def test_the_audit_trail_is_for_staff_only(client, engineer_user, leader_user):
         client.force_login(user)
         assert client.get("/audit/").status_code == 403
         assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_the_audit_page_reads_a_fixed_number_of_queries(client, staff, django_assert_max_num_queries):
+    for n in range(150):
+        AuditEntry.objects.create(actor_name=f"user{n}", action=Action.SIGN_IN, object_repr=f"user{n}")
+    client.force_login(staff)
+    with django_assert_max_num_queries(8):
+        response = client.get("/audit/")
+    assert response.status_code == 200 and len(response.context["page"]) == 100
