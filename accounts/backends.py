@@ -122,7 +122,7 @@ class TrustedProxyBackend(RemoteUserBackend):
 
 # Apps whose objects staff configure in /admin/ (users, groups, tokens and the audit trail
 # stay with superusers).
-STAFF_CONFIGURES = {"incidents", "metrics", "batches", "automation", "maintenance", "reports"}
+STAFF_CONFIGURES = {"incidents", "metrics", "batches", "automation", "maintenance", "reports", "intake"}
 
 
 class StaffConfigurationBackend(BaseBackend):

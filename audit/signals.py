@@ -1,6 +1,6 @@
 """Audit entries for changes that have no service to record them: configuration edited in
 ``/admin/`` (services and their SLO targets, subscribers, metric sources and series, chat
-channels) and role changes (groups, staff and superuser flags), whether made in the admin
+channels, PagerDuty service links) and role changes (groups, staff and superuser flags), whether made in the admin
 or by the role mapping at sign-in. Each entry carries the old and the new values."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ CONFIGURATION_MODELS = (
     "incidents.ChatChannel",
     "metrics.MetricSource",
     "metrics.MetricSeries",
+    "intake.ServiceLink",  # PagerDuty service → Beacon service
 )
 # Values of these fields are secrets (webhook URLs carry tokens): the trail says they changed.
 SECRET_MARKERS = ("url", "secret", "token", "password", "key", "header")
