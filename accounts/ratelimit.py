@@ -1,5 +1,6 @@
 """Fixed-window rate limits in the database (``RateCounter``), shared by all processes."""
 
+import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
@@ -38,16 +39,24 @@ def exceeded(key: str, limit: int) -> bool:
     return counter.count >= limit
 
 
-def client_address(request) -> str:
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def client_address(request) -> str | None:
     """The client's address: ``REMOTE_ADDR``, or behind a proxy listed in
     ``TRUSTED_PROXY_IPS`` the nearest address in ``X-Forwarded-For`` that is not one of them
     (the left part of that header is whatever the client wrote). Also django-axes' source
     (``AXES_CLIENT_IP_CALLABLE``), so lockouts and rate limits count the same addresses."""
-    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    address = request.META.get("REMOTE_ADDR") or None  # None for requests made up in code (force_login)
     trusted = set(settings.TRUSTED_PROXY_IPS)
     if address in trusted:
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
         for hop in reversed(hops):
             if hop not in trusted:
-                return hop
+                return hop if _is_ip(hop) else address  # a malformed hop names nobody: the proxy counts
     return address

@@ -72,7 +72,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def post(self, request, *args, **kwargs):
         email = (request.POST.get("email") or "").strip().lower()
         limit = settings.PASSWORD_RESET_LIMIT
-        keys = [f"reset-ip:{ratelimit.client_address(request)}", f"reset-email:{email}"]
+        keys = [f"reset-ip:{ratelimit.client_address(request) or 'unknown'}", f"reset-email:{email}"]
         if any(ratelimit.exceeded(key, limit) for key in keys):
             form = self.get_form()
             form.is_valid()

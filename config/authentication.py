@@ -28,7 +28,7 @@ class BearerOrTokenAuthentication(BaseAuthentication):
             key = auth[1].decode()
         except UnicodeError:
             raise AuthenticationFailed(_("Invalid token header: the token has characters it cannot have.")) from None
-        counter = f"token-fail:{ratelimit.client_address(request._request)}"
+        counter = f"token-fail:{ratelimit.client_address(request._request) or 'unknown'}"
         if ratelimit.exceeded(counter, settings.API_TOKEN_FAILURE_LIMIT):
             raise Throttled(detail=_("Too many requests with a bad token from this address; try again later."))
         token = services.token_authenticate(key)

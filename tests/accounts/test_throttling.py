@@ -110,6 +110,7 @@ def test_behind_a_trusted_proxy_each_client_address_counts_apart(client, enginee
     # Another client behind the same proxy is not locked out; a forged left part changes nothing.
     assert through_proxy("198.51.100.7").status_code == 200
     assert through_proxy("1.2.3.4, 203.0.113.9").status_code == 429
+    assert through_proxy("not-an-address").status_code == 200  # counted against the proxy, never a 500
     # The header from anyone else is ignored: the sender's own address counts.
     response = client.post(
         "/accounts/login/", {"username": "eli", "password": PASSWORD},
