@@ -7,15 +7,16 @@ for the life of the process. Explicit ``OIDC_*_ENDPOINT`` variables win over dis
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from mozilla_django_oidc.utils import import_from_settings
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+logger = logging.getLogger(__name__)
 DISCOVERED = {
     "OIDC_OP_AUTHORIZATION_ENDPOINT": "authorization_endpoint",
     "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
@@ -24,6 +25,10 @@ DISCOVERED = {
 }
 _lock = threading.Lock()
 _documents: dict[str, dict] = {}
+
+
+class ProviderUnavailable(Exception):
+    """The provider's configuration could not be read (down, wrong OIDC_ISSUER)."""
 
 
 def discovery(issuer: str) -> dict:
@@ -35,7 +40,7 @@ def discovery(issuer: str) -> dict:
                 response.raise_for_status()
                 document = response.json()
             except (requests.RequestException, ValueError) as exc:
-                raise ImproperlyConfigured(
+                raise ProviderUnavailable(
                     f"Could not read the OpenID provider's configuration at {url}: {exc}"
                 ) from exc
             _documents[issuer] = document
@@ -62,7 +67,11 @@ class SignInRequestView(OIDCAuthenticationRequestView):
     def get(self, request):
         if not settings.OIDC_ENABLED:
             raise Http404("Single sign-on is not configured.")
-        self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        except ProviderUnavailable as exc:
+            logger.warning("%s", exc)
+            return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL_FAILURE)
         return super().get(request)
 
 
@@ -75,4 +84,9 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
     def get(self, request):
         if not settings.OIDC_ENABLED:
             raise Http404("Single sign-on is not configured.")
-        return super().get(request)
+        try:
+            return super().get(request)
+        except (ProviderUnavailable, requests.RequestException) as exc:
+            # The provider is down or refused the code: say so on the sign-in page, not with a 500.
+            logger.warning("OpenID Connect sign-in failed: %s", exc)
+            return self.login_failure()

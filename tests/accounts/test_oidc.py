@@ -134,3 +134,18 @@ def test_the_untouched_callback_signs_in(beacon_oidc, live_server):
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert http.get(f"{live_server.url}/").status_code == 200
     assert list(User.objects.get(username="robin").groups.values_list("name", flat=True)) == ["helpdesk"]
+
+
+def test_a_provider_that_is_down_sends_people_back_to_the_sign_in_page_with_a_message(client, settings):
+    from accounts import oidc
+    from tests.conftest import free_port
+
+    oidc._documents.clear()
+    settings.OIDC_ENABLED = True
+    settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}/openid"  # nothing listens there
+    settings.OIDC_RP_CLIENT_ID = "beacon"
+
+    response = client.get("/oidc/authenticate/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?sso=failed"
+    page = client.get(response["Location"]).content.decode()
+    assert "did not complete" in page
