@@ -22,6 +22,7 @@ urlpatterns = [
     path("batches/", include("batches.urls")),
     path("automation/", include("automation.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("subscriptions/", include("incidents.subscription_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -1,33 +1,58 @@
 """Who hears about an incident, and how each email is sent exactly once.
 
-Each update gets one ``Delivery`` row per recipient, written in the same transaction as
-the update. A Celery task, queued only after that transaction commits, sends the pending
-rows. A worker claims a row for ``NOTIFY_LEASE_SECONDS`` before sending and marks it sent
-right after the SMTP server accepts it, so a worker killed mid-send leaves only claimed,
-unsent rows behind; the sweeper re-queues those once their lease runs out. The
-``Message-ID`` is derived from the delivery, so even the sub-millisecond window between
-"accepted" and "marked sent" cannot produce two different messages.
+A public update that asks for emails (``notify``) only queues a Celery task after its
+transaction commits: the request costs the same for 10 or 10,000 recipients. The task
+writes one ``Delivery`` row per recipient (once: ``recipients_at`` marks it done), then
+sends the pending rows. A worker claims a row for ``NOTIFY_LEASE_SECONDS`` before sending
+and marks it sent right after the SMTP server accepts it, so a worker killed mid-send
+leaves only claimed, unsent rows behind; the sweeper re-queues those once their lease runs
+out. The ``Message-ID`` is derived from the (update, recipient) pair, so even the
+sub-millisecond window between "accepted" and "marked sent" cannot produce two different
+messages.
+
+Mail that survives outages: a failed attempt holds the row (``claimed_until``) until its
+next attempt, after a capped exponential backoff (``NOTIFY_RETRY_BACKOFF_BASE`` doubling up
+to ``NOTIFY_RETRY_BACKOFF_MAX``); the task retries itself and the sweeper re-queues rows
+whose retry never came. A row is marked failed only when it is still unsent
+``NOTIFY_RETRY_FOR_SECONDS`` (default 24 h) after it was written, or when the server
+refuses the address for good (a 5xx reply).
+
+Every email threads with the others of its incident (``In-Reply-To``/``References`` point
+at the recipient's opening email), carries a one-click unsubscribe link (RFC 8058), and
+only header-safe values (``header_safe``). Recipients without an account get the link to
+``/status/``, not to a page they cannot open.
 """
 
+import hashlib
 import logging
+import random
 import smtplib
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q, Value
+from django.db.models.functions import Concat, Lower
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from .choices import DeliveryStatus, UpdateKind
-from .models import ChatChannel, Delivery, IncidentUpdate, Subscriber
+from .choices import DeliveryStatus
+from .models import ChatChannel, Delivery, IncidentOptOut, IncidentUpdate, Subscriber
 
 logger = logging.getLogger(__name__)
 
+UNSUBSCRIBE_SALT = "beacon.unsubscribe"
+# Stands for the recipient's own unsubscribe link in a body rendered once for everyone.
+_UNSUBSCRIBE_MARK = "__BEACON_UNSUBSCRIBE_URL__"
+
 
 def recipients_for(incident) -> list[str]:
-    """Subscribers of the affected services, the extra addresses and the engineer.
+    """Subscribers of the affected services, the extra addresses and the engineer, minus
+    the addresses that unsubscribed from this incident.
 
     Each address once, lower-cased, in a stable order (a dict keeps insertion order and
     makes the membership test O(1): an incident may list a thousand affected parties).
@@ -37,25 +62,45 @@ def recipients_for(incident) -> list[str]:
         Subscriber.objects.filter(service__in=incident.services.all()).values_list("email", flat=True).distinct()
     )
     engineer_email = incident.engineer.email if incident.engineer_id else ""
+    opted_out = set(IncidentOptOut.objects.filter(incident=incident).values_list("email", flat=True))
     for email in [*subscriber_emails, *incident.extra_recipients, engineer_email]:
         email = (email or "").strip().lower()
-        if email:
+        if email and email not in opted_out:
             emails.setdefault(email, None)
     return list(emails)
 
 
-def deliveries_create(update: IncidentUpdate) -> int:
-    """Record one pending delivery per recipient and queue sending after commit."""
-    from .tasks import deliver_update
+def deliveries_create(update: IncidentUpdate) -> None:
+    """Queue the emails and chat events of a public update after commit.
 
-    emails = recipients_for(update.incident)
-    _insert_pending(update.pk, emails)
-    if emails:
-        transaction.on_commit(lambda: deliver_update.delay(update.pk))
+    Nothing per recipient happens here: the worker writes the delivery rows
+    (``recipients_expand``), so the request stays fast whatever the number of recipients.
+    """
+    from .tasks import deliver_update, post_incident_event
+
+    update_id = update.pk
+    transaction.on_commit(lambda: deliver_update.delay(update_id))
     if ChatChannel.objects.subscribed_to("incident_events").exists():
-        from .tasks import post_incident_event
+        transaction.on_commit(lambda: post_incident_event.delay(update_id))
 
-        transaction.on_commit(lambda: post_incident_event.delay(update.pk))
+
+def recipients_expand(update_id: int) -> int:
+    """Write one pending delivery per recipient of an update, once. Returns the rows written.
+
+    Idempotent: ``recipients_at`` says it was done, and the insert ignores existing rows, so
+    two workers racing (a redelivered task) write each row once.
+    """
+    update = (
+        IncidentUpdate.objects.select_related("incident", "incident__engineer")
+        .filter(pk=update_id, notify=True, recipients_at__isnull=True)
+        .first()
+    )
+    if update is None:
+        return 0
+    emails = recipients_for(update.incident)
+    with transaction.atomic():
+        _insert_pending(update.pk, emails)
+        IncidentUpdate.objects.filter(pk=update.pk).update(recipients_at=timezone.now())
     return len(emails)
 
 
@@ -103,48 +148,132 @@ def _claim(delivery_id: int, lease: timedelta) -> bool:
     return claim_row(Delivery, delivery_id, lease)
 
 
-def render_update(update: IncidentUpdate) -> dict[str, str]:
-    """Subject, text and HTML of an update's email: the same for every recipient, so rendered once."""
+def header_safe(value, limit: int = 900) -> str:
+    """A header value that cannot break the header block: CR, LF, tabs, every other control
+    character (and Unicode line separators) collapse to one space; long values are cut.
+
+    A new line in an incident title once made every email of the incident fail
+    (``BadHeaderError``); any text that reaches a header goes through here.
+    """
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(value or "")).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unsubscribe_token(email: str, *, incident_id: int | None = None, service_ids: list[int] | None = None) -> str:
+    """A signed token naming an address and what it unsubscribes from (an incident's
+    services and the incident itself, or a maintenance's services). No expiry: links in
+    old emails keep working."""
+    payload = {"e": email.lower()}
+    if incident_id is not None:
+        payload["i"] = incident_id
+    if service_ids:
+        payload["s"] = sorted(service_ids)
+    return signing.dumps(payload, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_url(token: str) -> str:
+    return f"{settings.SITE_URL}{reverse('subscriptions:unsubscribe', args=[token])}"
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers: mail clients show an "Unsubscribe" button that POSTs here."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def status_url() -> str:
+    """The public status page, or "" when it is switched off."""
+    return f"{settings.SITE_URL}{reverse('dashboard:status')}" if settings.STATUS_PAGE_ENABLED else ""
+
+
+def account_emails(emails: list[str]) -> set[str]:
+    """The addresses (lower-cased) among ``emails`` that belong to an active user."""
+    found: set[str] = set()
+    users = get_user_model().objects.filter(is_active=True).annotate(email_lower=Lower("email"))
+    for start in range(0, len(emails), 500):
+        chunk = [e.lower() for e in emails[start : start + 500]]
+        found.update(users.filter(email_lower__in=chunk).values_list("email_lower", flat=True))
+    return found
+
+
+def render_update(update: IncidentUpdate, *, member: bool = True) -> dict[str, str]:
+    """Subject, text and HTML of an update's email, rendered once per audience.
+
+    ``member``: the recipient has an account and gets the incident's page; others get
+    ``/status/``. The unsubscribe link is a placeholder each recipient's copy fills in.
+    The subject stays the same for the whole incident (``[ticket] title``), so mail clients
+    that thread by subject (Gmail) keep one thread; status and severity open the body.
+    """
     incident = update.incident
+    incident_url = f"{settings.SITE_URL}{incident.get_absolute_url()}"
     context = {
         "incident": incident,
         "update": update,
         "services": list(incident.services.all()),
-        "url": f"{settings.SITE_URL}{incident.get_absolute_url()}",
+        "url": incident_url if member else status_url(),
+        "member": member,
         "site_name": settings.SITE_NAME,
+        "unsubscribe_url": _UNSUBSCRIBE_MARK,
     }
     # Status and severity come from the update, not the incident: the worker may send this
     # after later changes, and each email must say what was true when it was written.
-    if update.kind == UpdateKind.RESOLVED:
-        subject = f"[{incident.ticket}] Resolved · {incident.title}"
-    else:
-        subject = f"[{incident.ticket}] {update.get_status_display()} · Sev {update.severity} · {incident.title}"
     return {
-        "subject": subject,
+        "subject": header_safe(f"[{incident.ticket}] {incident.title}"),
         "text": render_to_string("emails/incident_update.txt", context),
         "html": render_to_string("emails/incident_update.html", context),
     }
 
 
+def message_id(ticket: str, update_id: int, email: str) -> str:
+    """The Message-ID of one update's email to one address: the same on every resend."""
+    digest = hashlib.sha1(email.lower().encode()).hexdigest()[:12]
+    return f"<beacon.{header_safe(ticket)}.{update_id}.{digest}@{mail_domain()}>"
+
+
+def thread_id(ticket: str) -> str:
+    """An anchor every email of an incident references, so clients group them."""
+    return f"<incident.{header_safe(ticket)}@{mail_domain()}>"
+
+
 def build_message(
-    update: IncidentUpdate, email: str, *, delivery_id: int, connection=None, rendered: dict | None = None
+    update: IncidentUpdate,
+    email: str,
+    *,
+    delivery_id: int,
+    connection=None,
+    rendered: dict | None = None,
+    root_update_id: int | None = None,
 ) -> EmailMultiAlternatives:
-    """One recipient's message. The Message-ID is derived from the delivery, so a resend
-    after a crash is the same message (mail clients drop a repeated Message-ID)."""
+    """One recipient's message. The Message-ID is derived from the (update, recipient) pair, so
+    a resend after a crash is the same message (mail clients drop a repeated Message-ID).
+
+    ``root_update_id`` is the incident's opening update: every later email replies to the
+    recipient's copy of it, so the emails of one incident form one thread.
+    """
     incident = update.incident
     rendered = rendered or render_update(update)
+    ticket = incident.ticket
+    link = unsubscribe_url(unsubscribe_token(email, incident_id=incident.pk))
+    references = [thread_id(ticket)]
+    headers = {
+        "Message-ID": message_id(ticket, update.pk, email),
+        "X-Beacon-Ticket": header_safe(ticket),
+        "List-Id": header_safe(f"{settings.SITE_NAME} incidents <incidents.{mail_domain()}>"),
+        **unsubscribe_headers(link),
+    }
+    if root_update_id and root_update_id != update.pk:
+        root = message_id(ticket, root_update_id, email)
+        headers["In-Reply-To"] = root
+        references.append(root)
+    headers["References"] = " ".join(references)
     message = EmailMultiAlternatives(
-        subject=rendered["subject"],
-        body=rendered["text"],
+        subject=header_safe(rendered["subject"]),
+        body=rendered["text"].replace(_UNSUBSCRIBE_MARK, link),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email],
         connection=connection,
-        headers={
-            "Message-ID": f"<beacon.{delivery_id}.{incident.ticket}@{mail_domain()}>",
-            "X-Beacon-Ticket": incident.ticket,
-        },
+        headers=headers,
     )
-    message.attach_alternative(rendered["html"], "text/html")
+    message.attach_alternative(rendered["html"].replace(_UNSUBSCRIBE_MARK, link), "text/html")
     return message
 
 
@@ -153,11 +282,8 @@ def mail_domain() -> str:
     return settings.SITE_URL.split("//")[-1].split("/")[0].split(":")[0] or "beacon.local"
 
 
-_domain = mail_domain
-
-
-def deliveries_send(update_id: int) -> tuple[int, list[str]]:
-    """Send every pending delivery of an update. Returns (sent, errors).
+def deliveries_send(update_id: int, *, id_range: tuple[int, int] | None = None) -> tuple[int, list[str]]:
+    """Send the pending deliveries of an update (those in ``id_range`` when given). Returns (sent, errors).
 
     Raises nothing on SMTP failure: the caller (a Celery task) decides to retry from the
     returned errors, so one bad address does not block the rest.
@@ -165,14 +291,30 @@ def deliveries_send(update_id: int) -> tuple[int, list[str]]:
     update = IncidentUpdate.objects.select_related("incident", "incident__engineer").filter(pk=update_id).first()
     if update is None:
         return 0, []  # the incident was deleted meanwhile: nothing left to send
-    rendered: dict = {}
+    rows = Delivery.objects.filter(update_id=update_id)
+    if id_range is not None:
+        rows = rows.filter(pk__gte=id_range[0], pk__lte=id_range[1])
+    emails = list(rows.filter(status=DeliveryStatus.PENDING).values_list("email", flat=True))
+    if not emails:
+        return 0, []
+    members = account_emails(emails)
+    root_update_id = update.incident.updates.order_by("id").values_list("id", flat=True).first()
+    rendered: dict[bool, dict] = {}
 
     def build(email: str, delivery_id: int, connection) -> EmailMultiAlternatives:
-        if not rendered:
-            rendered.update(render_update(update))
-        return build_message(update, email, delivery_id=delivery_id, connection=connection, rendered=rendered)
+        member = email.lower() in members
+        if member not in rendered:
+            rendered[member] = render_update(update, member=member)
+        return build_message(
+            update,
+            email,
+            delivery_id=delivery_id,
+            connection=connection,
+            rendered=rendered[member],
+            root_update_id=root_update_id,
+        )
 
-    return send_pending(Delivery.objects.filter(update_id=update_id), build=build, label=update.incident.ticket)
+    return send_pending(rows, build=build, label=update.incident.ticket)
 
 
 def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
@@ -181,12 +323,20 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
     ``rows`` is a queryset of a delivery table (``email``, ``status``, ``attempts``,
     ``last_error``, ``claimed_until``, ``sent_at``); ``build(email, delivery_id, connection)``
     returns the message for one row. Each row is claimed for ``NOTIFY_LEASE_SECONDS``
-    before sending and marked sent right after the server accepts it. Raises nothing on
-    SMTP failure: the errors come back for the caller (a Celery task) to retry.
+    before sending and marked sent right after the server accepts it. Rows held for a later
+    retry (``claimed_until`` ahead) are left alone. Raises nothing on SMTP failure: the
+    errors come back for the caller (a Celery task) to retry; an address the server refuses
+    for good (5xx) is marked failed at once.
     """
     model = rows.model
     lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
-    pending = list(rows.filter(status=DeliveryStatus.PENDING).values_list("id", "email"))
+    now = timezone.now()
+    pending = list(
+        rows.filter(status=DeliveryStatus.PENDING)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("pk")
+        .values_list("id", "email")
+    )
     if not pending:
         return 0, []
     sent = 0
@@ -195,9 +345,11 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
     try:
         connection.open()
     except OSError as exc:
-        rows.filter(status=DeliveryStatus.PENDING).update(
-            last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S}Z mail server unreachable: {exc}"
-        )
+        ids = [delivery_id for delivery_id, _ in pending]
+        for start in range(0, len(ids), 500):
+            model.objects.filter(pk__in=ids[start : start + 500], status=DeliveryStatus.PENDING).update(
+                last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S}Z mail server unreachable: {exc}", attempts=_inc()
+            )
         return 0, [str(exc)]
     try:
         for delivery_id, email in pending:
@@ -207,9 +359,13 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
                 build(email, delivery_id, connection).send()
             except Exception as exc:  # noqa: BLE001 - any SMTP failure is recorded and retried
                 logger.warning("Mail to %s for %s failed: %s", email, label, exc)
-                model.objects.filter(pk=delivery_id).update(
-                    claimed_until=None, last_error=f"{exc.__class__.__name__}: {exc}", attempts=_inc()
-                )
+                error = f"{exc.__class__.__name__}: {exc}"[:2000]
+                if _permanent(exc):
+                    model.objects.filter(pk=delivery_id).update(
+                        status=DeliveryStatus.FAILED, claimed_until=None, last_error=error, attempts=_inc()
+                    )
+                    continue  # refused for good: retrying will not help
+                model.objects.filter(pk=delivery_id).update(claimed_until=None, last_error=error, attempts=_inc())
                 errors.append(f"{email}: {exc}")
                 if _connection_lost(exc):
                     break  # the connection is gone; retry the rest later
@@ -224,6 +380,51 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
         except OSError:
             pass
     return sent, errors
+
+
+def _permanent(exc: Exception) -> bool:
+    """The server refused this message for good (5xx for the recipient or the content)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(int(code) >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False
+
+
+def retry_or_fail(rows) -> float | None:
+    """After a failed attempt: give up on the rows of ``rows`` unsent for longer than
+    ``NOTIFY_RETRY_FOR_SECONDS``, hold the others until their next attempt.
+
+    Returns the seconds until that attempt (capped exponential backoff with jitter, from
+    the most tried row), or None when nothing is left to retry. A held row's
+    ``claimed_until`` is its next attempt, so neither another worker nor the sweeper
+    touches it before then.
+    """
+    now = timezone.now()
+    window = settings.NOTIFY_RETRY_FOR_SECONDS
+    free = rows.filter(status=DeliveryStatus.PENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    hours = f"{window / 3600:g} h" if window >= 3600 else f"{window} s"
+    free.filter(created_at__lt=now - timedelta(seconds=window)).update(
+        status=DeliveryStatus.FAILED,
+        claimed_until=None,
+        last_error=Concat(Value(f"Gave up after retrying for {hours}: "), F("last_error")),
+    )
+    attempts = free.aggregate(most=Max("attempts"))["most"]
+    if attempts is None:
+        return None
+    delay = backoff_seconds(attempts)
+    free.update(claimed_until=now + timedelta(seconds=delay))
+    return delay
+
+
+def backoff_seconds(attempts: int) -> float:
+    """``NOTIFY_RETRY_BACKOFF_BASE`` doubling per attempt, capped at ``NOTIFY_RETRY_BACKOFF_MAX``,
+    with "equal jitter" (between half and all of it) so retries after an outage spread out."""
+    ceiling = min(
+        float(settings.NOTIFY_RETRY_BACKOFF_MAX),
+        float(settings.NOTIFY_RETRY_BACKOFF_BASE) * 2 ** max(0, min(attempts - 1, 30)),
+    )
+    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
 
 
 def _connection_lost(exc: Exception) -> bool:
@@ -244,15 +445,23 @@ def _inc():
 
 
 def deliveries_fail(update_id: int, reason: str) -> int:
-    """Give up on an update's remaining deliveries after the last retry; staff see them."""
+    """Give up on an update's remaining deliveries (staff see them and can retry)."""
     return Delivery.objects.filter(update_id=update_id, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.FAILED, last_error=reason[:2000], claimed_until=None
     )
 
 
 def stale_update_ids() -> list[int]:
-    """Updates with pending deliveries nobody is working on (a worker died or a message was lost)."""
-    return list(stale_rows(Delivery.objects.all()).values_list("update_id", flat=True).distinct())
+    """Updates with mail work nobody is doing: pending deliveries whose claim or retry hold ran
+    out (a worker died, a retry message was lost), or recipients never written."""
+    grace = timezone.now() - timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+    ids = set(stale_rows(Delivery.objects.all()).values_list("update_id", flat=True).distinct())
+    ids.update(
+        IncidentUpdate.objects.filter(notify=True, recipients_at__isnull=True, created_at__lt=grace).values_list(
+            "id", flat=True
+        )
+    )
+    return sorted(ids)
 
 
 def stale_rows(rows):
@@ -262,6 +471,21 @@ def stale_rows(rows):
     return rows.filter(status=DeliveryStatus.PENDING, created_at__lt=grace).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
+
+
+def delivery_trouble() -> dict[str, int]:
+    """What the staff banner says: emails and chat posts failed in the last day, and those
+    waiting for a retry. Cheap: both filters use the (status, claimed_until) index."""
+    from maintenance.models import MaintenanceDelivery
+
+    from .models import ChatDelivery
+
+    since = timezone.now() - timedelta(days=1)
+    failed = retrying = 0
+    for model in (Delivery, MaintenanceDelivery, ChatDelivery):
+        failed += model.objects.filter(status=DeliveryStatus.FAILED, created_at__gte=since).count()
+        retrying += model.objects.filter(status=DeliveryStatus.PENDING, attempts__gt=0).count()
+    return {"failed": failed, "retrying": retrying}
 
 
 def incident_event_text(update: IncidentUpdate) -> tuple[str, str]:

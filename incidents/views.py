@@ -11,6 +11,7 @@ from django.views import View
 from config.roles import CORRECT_RECORDS, FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
 
 from . import forms, selectors, services
+from .choices import Visibility
 from .models import Incident
 
 
@@ -179,7 +180,13 @@ class IncidentUpdateView(_IncidentActionView):
     template_name = "incidents/incident_update.html"
 
     def initial(self, incident):
-        return {"version": incident.version, "status": incident.status, "severity": incident.severity}
+        return {
+            "version": incident.version,
+            "status": incident.status,
+            "severity": incident.severity,
+            "notify": True,
+            "visibility": Visibility.PUBLIC,
+        }
 
     def perform(self, incident, data, user):
         services.incident_update(
@@ -189,6 +196,8 @@ class IncidentUpdateView(_IncidentActionView):
             severity=data["severity"],
             effective_at=data["effective_at"],
             expected_version=data["version"],
+            notify=data["notify"],
+            visibility=data["visibility"],
             by=user,
         )
 

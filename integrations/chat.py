@@ -7,6 +7,8 @@ clients. A channel is an Apprise URL, e.g. ``slack://T000/B000/XXXX``,
 
 import apprise
 
+from . import webhooks
+
 
 class ChatError(Exception):
     pass
@@ -26,8 +28,28 @@ def chat_send(urls: list[str], *, title: str, body: str) -> None:
         raise ChatError("Chat delivery failed for: " + ", ".join(failed))
 
 
+def channel_send(url: str, *, title: str, body: str, secret: str = "", payload: dict | None = None, event: str = "",
+                 delivery_id: str = "") -> None:  # fmt: skip
+    """Post one event to one channel: an http(s) URL is an outbound webhook (signed JSON of
+    ``payload``), anything else an Apprise URL (``title`` and ``body``). Raises ``ChatError``."""
+    if is_webhook(url):
+        try:
+            webhooks.webhook_post(
+                url, secret=secret, payload=payload or {"title": title, "body": body}, delivery_id=delivery_id,
+                event=event,
+            )  # fmt: skip
+        except webhooks.WebhookError as exc:
+            raise ChatError(str(exc)) from exc
+        return
+    chat_send([url], title=title, body=body)
+
+
+def is_webhook(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def chat_url_is_valid(url: str) -> bool:
-    return apprise.Apprise().add(url)
+    return is_webhook(url) or apprise.Apprise().add(url)
 
 
 def _redact(url: str) -> str:

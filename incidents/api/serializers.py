@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
-from ..choices import Severity, Status
+from ..choices import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH, Severity, Status, Visibility
 from ..models import Incident, IncidentUpdate, Service
 
 User = get_user_model()
@@ -38,7 +38,19 @@ class UpdateReadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IncidentUpdate
-        fields = ["created_at", "effective_at", "kind", "author", "status", "severity", "message", "changes", "version"]
+        fields = [
+            "created_at",
+            "effective_at",
+            "kind",
+            "author",
+            "status",
+            "severity",
+            "message",
+            "changes",
+            "version",
+            "visibility",
+            "notify",
+        ]
 
 
 class IncidentReadSerializer(serializers.ModelSerializer):
@@ -82,8 +94,8 @@ class IncidentDetailSerializer(IncidentReadSerializer):
 
 
 class _IncidentFields(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     severity = serializers.ChoiceField(choices=Severity.choices)
     services = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), allow_empty=False
@@ -101,7 +113,7 @@ class _IncidentFields(serializers.Serializer):
 
 
 class IncidentCreateSerializer(_IncidentFields):
-    message = serializers.CharField(required=False, allow_blank=True, default="")
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_LENGTH)
 
 
 class IncidentPatchSerializer(_IncidentFields):
@@ -110,18 +122,21 @@ class IncidentPatchSerializer(_IncidentFields):
     started_at = AwareDateTimeField(required=False)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
-    message = serializers.CharField(required=False, allow_blank=True, default="")
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_LENGTH)
     resolved_at = AwareDateTimeField(required=False, help_text="Correction of a resolved incident only.")
     effective_at = AwareDateTimeField(
         required=False, help_text="Correction: from when the given severity applied (with severity)."
     )
     reason = serializers.CharField(
-        required=False, allow_blank=True, help_text="Why a resolved incident's record is corrected; required then."
+        required=False,
+        allow_blank=True,
+        max_length=MESSAGE_MAX_LENGTH,
+        help_text="Why a resolved incident's record is corrected; required then.",
     )
 
 
 class UpdateWriteSerializer(serializers.Serializer):
-    message = serializers.CharField()
+    message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
@@ -129,16 +144,22 @@ class UpdateWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="When the change really happened; default now."
     )
     notify = serializers.BooleanField(required=False, default=True, help_text="Email the affected parties.")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices,
+        required=False,
+        default=Visibility.PUBLIC,
+        help_text="internal: for signed-in users only, never emailed, never on /status/.",
+    )
 
 
 class CloseSerializer(serializers.Serializer):
-    message = serializers.CharField()
+    message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
     resolved_at = AwareDateTimeField(required=False, allow_null=True, help_text="When impact ended; default now.")
     version = serializers.IntegerField(required=False, min_value=1)
 
 
 class ReopenSerializer(serializers.Serializer):
-    message = serializers.CharField()
+    message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
 

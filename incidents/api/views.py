@@ -108,6 +108,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 severity=data.get("severity"),
                 effective_at=data.get("effective_at"),
                 notify=data["notify"],
+                visibility=data["visibility"],
                 expected_version=data.get("version"),
             )
         return self._detail(incident.ticket, status.HTTP_201_CREATED)
