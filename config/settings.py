@@ -237,7 +237,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)
 NOTIFY_RETRY_FOR_SECONDS = env_int("NOTIFY_RETRY_FOR_SECONDS", 24 * 3600)
 NOTIFY_RETRY_BACKOFF_BASE = env_float("NOTIFY_RETRY_BACKOFF_BASE", 2.0)
-NOTIFY_RETRY_BACKOFF_MAX = env_float("NOTIFY_RETRY_BACKOFF_MAX", 300.0)
+NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 300)
+# Batch alerts (batches/tasks.py) still retry a fixed number of times.
+NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8)
 NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 500)
 
 # --- Celery -----------------------------------------------------------------------
