@@ -91,6 +91,7 @@ class UpdateForm(_Crispy):
     visibility = forms.ChoiceField(
         choices=Visibility.choices,
         initial=Visibility.PUBLIC,
+        required=False,
         widget=forms.RadioSelect,
         label=_("Who sees it"),
         help_text=_("An internal note is for signed-in users only: never emailed, never on the status page."),

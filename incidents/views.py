@@ -197,7 +197,7 @@ class IncidentUpdateView(_IncidentActionView):
             effective_at=data["effective_at"],
             expected_version=data["version"],
             notify=data["notify"],
-            visibility=data["visibility"],
+            visibility=data["visibility"] or Visibility.PUBLIC,
             by=user,
         )
 
