@@ -33,6 +33,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
 from django.db.models import F, Max, Q, Value
 from django.db.models.functions import Concat, Lower
@@ -300,11 +301,16 @@ def deliveries_send(update_id: int, *, id_range: tuple[int, int] | None = None) 
     members = account_emails(emails)
     root_update_id = update.incident.updates.order_by("id").values_list("id", flat=True).first()
     rendered: dict[bool, dict] = {}
+    prepared: dict[bool, _Personalizer | None] = {}
 
-    def build(email: str, delivery_id: int, connection) -> EmailMultiAlternatives:
+    def build(email: str, delivery_id: int, connection):
         member = email.lower() in members
         if member not in rendered:
             rendered[member] = render_update(update, member=member)
+            prepared[member] = _Personalizer.make(update, rendered[member], root_update_id)
+        personalizer = prepared[member]
+        if personalizer is not None and email.isascii():
+            return personalizer.message(email, connection)
         return build_message(
             update,
             email,
@@ -315,6 +321,68 @@ def deliveries_send(update_id: int, *, id_range: tuple[int, int] | None = None) 
         )
 
     return send_pending(rows, build=build, label=update.incident.ticket)
+
+
+_PLACEHOLDER_EMAIL = "beacon-recipient@placeholder.invalid"
+
+
+class _Personalizer:
+    """The bytes of one audience's message, built once, with each recipient's own values
+    (address, Message-ID, thread headers, unsubscribe link) swapped in per copy.
+
+    Building a MIME message costs ~3 ms of Python; swapping five strings costs ~50 µs, which
+    is what lets one worker hand 10,000 messages to the server in seconds. ``make`` checks
+    that every placeholder survived encoding intact and returns None otherwise (the caller
+    then builds each message in full), so the copies are always what ``build_message`` makes.
+    """
+
+    def __init__(self, update, data: bytes, root_update_id):
+        self.update = update
+        self.data = data
+        self.root_update_id = root_update_id
+
+    @classmethod
+    def make(cls, update, rendered, root_update_id) -> "_Personalizer | None":
+        message = build_message(
+            update, _PLACEHOLDER_EMAIL, delivery_id=0, rendered=rendered, root_update_id=root_update_id
+        )
+        data = message.message().as_bytes(linesep="\r\n")
+        made = cls(update, data, root_update_id)
+        expected = made._values(_PLACEHOLDER_EMAIL)
+        if data.count(expected["url"]) != 3 or data.count(expected["email"]) != 1:
+            return None  # the body was re-encoded (quoted-printable): no safe swap
+        if data.count(expected["id"]) != 1:
+            return None
+        return made
+
+    def _values(self, email: str) -> dict[str, bytes]:
+        ticket = self.update.incident.ticket
+        values = {
+            "email": email.encode(),
+            "id": message_id(ticket, self.update.pk, email).encode(),
+            "url": unsubscribe_url(unsubscribe_token(email, incident_id=self.update.incident_id)).encode(),
+        }
+        if self.root_update_id and self.root_update_id != self.update.pk:
+            values["root"] = message_id(ticket, self.root_update_id, email).encode()
+        return values
+
+    def message(self, email: str, connection) -> "_Prepared":
+        data = self.data
+        mine = self._values(email)
+        for key, placeholder in self._values(_PLACEHOLDER_EMAIL).items():
+            data = data.replace(placeholder, mine[key])
+        return _Prepared(connection, email, data)
+
+
+class _Prepared:
+    """A ready message: ``send()`` hands its bytes to the open SMTP connection."""
+
+    def __init__(self, backend, email: str, data: bytes):
+        self.backend, self.email, self.data = backend, email, data
+
+    def send(self) -> None:
+        from_email = sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
+        self.backend.connection.sendmail(from_email, [self.email], self.data)
 
 
 def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
@@ -341,9 +409,9 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
         return 0, []
     sent = 0
     errors: list[str] = []
-    connection = get_connection(fail_silently=False)
+    smtp = get_connection(fail_silently=False)
     try:
-        connection.open()
+        smtp.open()
     except OSError as exc:
         ids = [delivery_id for delivery_id, _ in pending]
         for start in range(0, len(ids), 500):
@@ -351,35 +419,101 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
                 last_error=f"{timezone.now():%Y-%m-%d %H:%M:%S}Z mail server unreachable: {exc}", attempts=_inc()
             )
         return 0, [str(exc)]
+    stop = False
     try:
-        for delivery_id, email in pending:
-            if not claim_row(model, delivery_id, lease):
-                continue  # another worker holds it, or it was sent meanwhile
-            try:
-                build(email, delivery_id, connection).send()
-            except Exception as exc:  # noqa: BLE001 - any SMTP failure is recorded and retried
-                logger.warning("Mail to %s for %s failed: %s", email, label, exc)
-                error = f"{exc.__class__.__name__}: {exc}"[:2000]
-                if _permanent(exc):
+        with _fast_commits():
+            for start in range(0, len(pending), CLAIM_BATCH):
+                chunk = pending[start : start + CLAIM_BATCH]
+                mine = claim_rows(model, [delivery_id for delivery_id, _ in chunk], lease)
+                for index, (delivery_id, email) in enumerate(chunk):
+                    if delivery_id not in mine:
+                        continue  # another worker holds it, or it was sent meanwhile
+                    try:
+                        build(email, delivery_id, smtp).send()
+                    except Exception as exc:  # noqa: BLE001 - any SMTP failure is recorded and retried
+                        logger.warning("Mail to %s for %s failed: %s", email, label, exc)
+                        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+                        if _permanent(exc):
+                            model.objects.filter(pk=delivery_id).update(
+                                status=DeliveryStatus.FAILED, claimed_until=None, last_error=error, attempts=_inc()
+                            )
+                            continue  # refused for good: retrying will not help
+                        model.objects.filter(pk=delivery_id).update(
+                            claimed_until=None, last_error=error, attempts=_inc()
+                        )
+                        errors.append(f"{email}: {exc}")
+                        if _connection_lost(exc):
+                            # The connection is gone; release the rest of this batch for the retry.
+                            rest = [pk for pk, _ in chunk[index + 1 :] if pk in mine]
+                            model.objects.filter(pk__in=rest, status=DeliveryStatus.PENDING).update(claimed_until=None)
+                            stop = True
+                            break
+                        continue  # this address was refused: the others still go out
                     model.objects.filter(pk=delivery_id).update(
-                        status=DeliveryStatus.FAILED, claimed_until=None, last_error=error, attempts=_inc()
+                        status=DeliveryStatus.SENT,
+                        sent_at=timezone.now(),
+                        claimed_until=None,
+                        attempts=_inc(),
+                        last_error="",
                     )
-                    continue  # refused for good: retrying will not help
-                model.objects.filter(pk=delivery_id).update(claimed_until=None, last_error=error, attempts=_inc())
-                errors.append(f"{email}: {exc}")
-                if _connection_lost(exc):
-                    break  # the connection is gone; retry the rest later
-                continue  # this address was refused: the others still go out
-            model.objects.filter(pk=delivery_id).update(
-                status=DeliveryStatus.SENT, sent_at=timezone.now(), claimed_until=None, attempts=_inc(), last_error=""
-            )
-            sent += 1
+                    sent += 1
+                if stop:
+                    break
     finally:
         try:
-            connection.close()
+            smtp.close()
         except OSError:
             pass
     return sent, errors
+
+
+# Rows claimed per UPDATE: one statement per 50 rows instead of one per row. A worker killed
+# mid-batch leaves at most this many claimed, unsent rows; they go out once the lease ends.
+CLAIM_BATCH = 50
+
+
+def claim_rows(model, ids: list[int], lease: timedelta) -> set[int]:
+    """Claim the free pending rows among ``ids`` for ``lease`` in one statement; returns the ids
+    this call claimed (``UPDATE … RETURNING``: PostgreSQL, SQLite ≥ 3.35)."""
+    if not ids:
+        return set()
+    now = timezone.now()
+    meta = model._meta
+    quote = connection.ops.quote_name
+    status = quote(meta.get_field("status").column)
+    claimed = quote(meta.get_field("claimed_until").column)
+    pk = quote(meta.pk.column)
+    adapt = connection.ops.adapt_datetimefield_value
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {claimed} = %s WHERE {pk} IN ({marks}) AND {status} = %s "
+        f"AND ({claimed} IS NULL OR {claimed} < %s) RETURNING {pk}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(now + lease), *ids, DeliveryStatus.PENDING.value, adapt(now)])
+        return {row[0] for row in cursor.fetchall()}
+
+
+class _fast_commits:
+    """On PostgreSQL, don't wait for the WAL flush of each "sent" mark (``synchronous_commit
+    off`` for this session while sending). A killed worker loses nothing: the database
+    already has the commit. Only a crash of the database server itself within a fraction of a
+    second could forget the last marks, and then those messages go out again with the same
+    Message-ID. Each mark is still its own commit, so "at most the message in flight" holds.
+    """
+
+    def __enter__(self):
+        self.active = connection.vendor == "postgresql" and not connection.in_atomic_block
+        if self.active:
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO OFF")
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        return False
 
 
 def _permanent(exc: Exception) -> bool:
