@@ -198,7 +198,11 @@ def run(args) -> str:
     # 3. The floor: a bare smtplib loop sending a message of the same size to the same server.
     from incidents import notifications
 
-    body = notifications.build_message(sample.update, sample.email, delivery_id=sample.pk).message().as_bytes(linesep="\r\n")
+    body = (
+        notifications.build_message(sample.update, sample.email, delivery_id=sample.pk)
+        .message()
+        .as_bytes(linesep="\r\n")
+    )
     raw_counter = _Counter()
     smtp.stop()
     smtp = Controller(raw_counter, hostname="127.0.0.1", port=port)

@@ -241,6 +241,7 @@ NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 300)
 # Batch alerts (batches/tasks.py) still retry a fixed number of times.
 NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8)
 NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 500)
+NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in parallel
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

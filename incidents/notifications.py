@@ -27,6 +27,7 @@ import hashlib
 import logging
 import random
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
+from django.db import connections as db_connections
 from django.db.models import F, Max, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.template.loader import render_to_string
@@ -340,6 +342,9 @@ class _Personalizer:
         self.update = update
         self.data = data
         self.root_update_id = root_update_id
+        self.url_base = unsubscribe_url("TOKEN")  # reverse() once, not per recipient
+        self.from_email = sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
+        self.placeholders = self._values(_PLACEHOLDER_EMAIL)
 
     @classmethod
     def make(cls, update, rendered, root_update_id) -> "_Personalizer | None":
@@ -348,7 +353,7 @@ class _Personalizer:
         )
         data = message.message().as_bytes(linesep="\r\n")
         made = cls(update, data, root_update_id)
-        expected = made._values(_PLACEHOLDER_EMAIL)
+        expected = made.placeholders
         if data.count(expected["url"]) != 3 or data.count(expected["email"]) != 1:
             return None  # the body was re-encoded (quoted-printable): no safe swap
         if data.count(expected["id"]) != 1:
@@ -360,7 +365,9 @@ class _Personalizer:
         values = {
             "email": email.encode(),
             "id": message_id(ticket, self.update.pk, email).encode(),
-            "url": unsubscribe_url(unsubscribe_token(email, incident_id=self.update.incident_id)).encode(),
+            "url": self.url_base.replace(
+                "TOKEN", unsubscribe_token(email, incident_id=self.update.incident_id)
+            ).encode(),
         }
         if self.root_update_id and self.root_update_id != self.update.pk:
             values["root"] = message_id(ticket, self.root_update_id, email).encode()
@@ -369,24 +376,23 @@ class _Personalizer:
     def message(self, email: str, connection) -> "_Prepared":
         data = self.data
         mine = self._values(email)
-        for key, placeholder in self._values(_PLACEHOLDER_EMAIL).items():
+        for key, placeholder in self.placeholders.items():
             data = data.replace(placeholder, mine[key])
-        return _Prepared(connection, email, data)
+        return _Prepared(connection, self.from_email, email, data)
 
 
 class _Prepared:
     """A ready message: ``send()`` hands its bytes to the open SMTP connection."""
 
-    def __init__(self, backend, email: str, data: bytes):
-        self.backend, self.email, self.data = backend, email, data
+    def __init__(self, backend, from_email: str, email: str, data: bytes):
+        self.backend, self.from_email, self.email, self.data = backend, from_email, email, data
 
     def send(self) -> None:
-        from_email = sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
-        self.backend.connection.sendmail(from_email, [self.email], self.data)
+        self.backend.connection.sendmail(self.from_email, [self.email], self.data)
 
 
 def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
-    """Send the pending rows of a delivery queryset over one SMTP connection. Returns (sent, errors).
+    """Send the pending rows of a delivery queryset. Returns (sent, errors).
 
     ``rows`` is a queryset of a delivery table (``email``, ``status``, ``attempts``,
     ``last_error``, ``claimed_until``, ``sent_at``); ``build(email, delivery_id, connection)``
@@ -394,7 +400,8 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
     before sending and marked sent right after the server accepts it. Rows held for a later
     retry (``claimed_until`` ahead) are left alone. Raises nothing on SMTP failure: the
     errors come back for the caller (a Celery task) to retry; an address the server refuses
-    for good (5xx) is marked failed at once.
+    for good (5xx) is marked failed at once. Many rows go out over up to
+    ``NOTIFY_SMTP_CONNECTIONS`` connections in parallel.
     """
     model = rows.model
     lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
@@ -407,6 +414,31 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
     )
     if not pending:
         return 0, []
+    connections_wanted = max(1, min(settings.NOTIFY_SMTP_CONNECTIONS, len(pending) // PER_CONNECTION_MIN))
+    if connections_wanted == 1:
+        return _send_slice(model, pending, build=build, label=label, lease=lease)
+    # Several SMTP connections at once, one thread each: sending is mostly waiting for the
+    # server's replies and the database, so the waits overlap. Each thread has its own
+    # database connection (Django's are per thread) and closes it when done.
+    slices = [pending[index::connections_wanted] for index in range(connections_wanted)]
+
+    def run(rows_slice):
+        try:
+            return _send_slice(model, rows_slice, build=build, label=label, lease=lease)
+        finally:
+            db_connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=connections_wanted, thread_name_prefix="smtp") as pool:
+        results = list(pool.map(run, slices))
+    return sum(sent for sent, _ in results), [error for _, errors in results for error in errors]
+
+
+# Parallel SMTP connections are worth it from this many messages per connection.
+PER_CONNECTION_MIN = 100
+
+
+def _send_slice(model, pending: list[tuple[int, str]], *, build, label: str, lease: timedelta):
+    """Send ``pending`` (id, email) rows over one SMTP connection, claiming them in batches."""
     sent = 0
     errors: list[str] = []
     smtp = get_connection(fail_silently=False)
@@ -449,13 +481,7 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
                             stop = True
                             break
                         continue  # this address was refused: the others still go out
-                    model.objects.filter(pk=delivery_id).update(
-                        status=DeliveryStatus.SENT,
-                        sent_at=timezone.now(),
-                        claimed_until=None,
-                        attempts=_inc(),
-                        last_error="",
-                    )
+                    mark_sent(model, delivery_id)
                     sent += 1
                 if stop:
                     break
@@ -465,6 +491,26 @@ def send_pending(rows, *, build, label: str) -> tuple[int, list[str]]:
         except OSError:
             pass
     return sent, errors
+
+
+def mark_sent(model, delivery_id: int) -> None:
+    """Mark one row sent: its own statement and commit, right after the server accepted it.
+
+    Plain SQL: run once per message, the ORM's update cost more than the statement itself."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    column = {
+        name: quote(meta.get_field(name).column)
+        for name in ("status", "sent_at", "claimed_until", "attempts", "last_error")
+    }
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['sent_at']} = %s, "
+        f"{column['claimed_until']} = NULL, {column['attempts']} = {column['attempts']} + 1, "
+        f"{column['last_error']} = '' WHERE {quote(meta.pk.column)} = %s"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [DeliveryStatus.SENT.value, now, delivery_id])
 
 
 # Rows claimed per UPDATE: one statement per 50 rows instead of one per row. A worker killed
