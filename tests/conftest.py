@@ -251,7 +251,7 @@ def worker_env(django_db_setup, django_db_blocker, smtp_server, celery_queue):
             # Shortened retries: an outage of seconds stands for one of hours.
             "NOTIFY_RETRY_BACKOFF_BASE": "0.2",
             "NOTIFY_RETRY_BACKOFF_MAX": "1",
-            "NOTIFY_BATCH_SIZE": "500",
+            "NOTIFY_BATCH_SIZE": "200",  # so a few hundred recipients fan out into batches
             "SITE_URL": "http://beacon.test",
             "BEACON_VAR_DIR": str(Path(settings.BROKER_DIR).parent),
         }

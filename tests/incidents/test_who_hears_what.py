@@ -452,3 +452,25 @@ def test_the_sender_address_is_unchanged_and_the_list_is_named(worker, mailbox, 
     _, message = messages[0]
     assert parseaddr(message["From"])[1] == "beacon@localhost"
     assert "incidents.beacon.test" in message["List-Id"]
+
+
+def test_a_big_update_fans_out_into_batches_over_parallel_connections_and_sends_each_message_once(
+    worker, mailbox, services, helpdesk_user
+):
+    """450 recipients: batches of 200 (``NOTIFY_BATCH_SIZE`` in tests), each over two SMTP
+    connections at once. Everyone gets exactly one message, each with its own unsubscribe link."""
+    Subscriber.objects.bulk_create(
+        [Subscriber(service=services["web"], email=f"crowd{n:03d}@example.com") for n in range(448)]
+    )
+    incident = svc.incident_open(title="Crowd", severity=2, services=[services["web"]], by=helpdesk_user)
+    mailbox.wait_for(450, timeout=120)
+    wait_idle(timeout=120)
+    received = by_recipient(mailbox.messages)
+    assert len(mailbox.messages) == 450 and len(received) == 450
+    assert Delivery.objects.filter(update__incident=incident, status="sent").count() == 450
+    links = {unsubscribe_path(copies[0]) for copies in received.values()}
+    ids = {copies[0]["Message-ID"] for copies in received.values()}
+    assert len(links) == 450 and len(ids) == 450
+    for rcpt, (message,) in list(received.items())[:20]:
+        assert message["To"] == rcpt
+        assert unsubscribe_path(message) in message.get_body(("plain",)).get_content()
