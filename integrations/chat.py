@@ -14,10 +14,19 @@ class ChatError(Exception):
     pass
 
 
-def chat_send(urls: list[str], *, title: str, body: str) -> None:
-    """Post one message to every URL; raise ``ChatError`` naming those that failed."""
+def chat_send(urls: list[str], *, title: str, body: str, secrets: dict[str, str] | None = None) -> None:
+    """Post one message to every URL; raise ``ChatError`` naming those that failed.
+
+    An http(s) URL is an outbound webhook: it gets ``{"title", "body"}`` as JSON, signed with
+    ``secrets[url]`` when given."""
     failed = []
     for url in urls:
+        if is_webhook(url):
+            try:
+                webhooks.webhook_post(url, secret=(secrets or {}).get(url, ""), payload={"title": title, "body": body})
+            except webhooks.WebhookError as exc:
+                failed.append(str(exc))
+            continue
         client = apprise.Apprise()
         if not client.add(url):
             failed.append(f"{_redact(url)} (not a valid Apprise URL)")
@@ -41,7 +50,7 @@ def channel_send(url: str, *, title: str, body: str, secret: str = "", payload: 
         except webhooks.WebhookError as exc:
             raise ChatError(str(exc)) from exc
         return
-    chat_send([url], title=title, body=body)
+    chat_send([url], title=title, body=body)  # an Apprise URL
 
 
 def is_webhook(url: str) -> bool:
