@@ -241,7 +241,7 @@ NOTIFY_RETRY_BACKOFF_BASE = env_float("NOTIFY_RETRY_BACKOFF_BASE", 2.0)
 NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 300)
 # Batch alerts (batches/tasks.py) still retry a fixed number of times.
 NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8)
-NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 500)
+NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 1000)
 NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in parallel
 
 # --- Celery -----------------------------------------------------------------------
@@ -266,6 +266,9 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # An idle worker looks for new files this often (kombu's default is 1 s, which made
+        # every hand-over between tasks, e.g. the batches of a big notification, wait).
+        "polling_interval": env_float("CELERY_POLLING_INTERVAL", 0.2),
     }
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)

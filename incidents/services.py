@@ -20,6 +20,7 @@ Rules:
   title is one line (new lines and control characters become spaces).
 """
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,17 +68,38 @@ def _check_started_at(started_at: datetime | None, *, now: datetime) -> None:
         raise ValidationError({"started_at": "The start of impact cannot be in the future."})
 
 
+_EMAIL = EmailValidator()
+# The validator's own local-part pattern, compiled once (it is a lazy object in Django).
+_EMAIL_USER = re.compile(_EMAIL.user_regex.pattern, _EMAIL.user_regex.flags)
+
+
+def _valid_email(email: str, domains_ok: set[str]) -> bool:
+    """Django's ``EmailValidator``, with each distinct domain checked once.
+
+    A list of 10,000 affected parties has a handful of domains; the full validator costs
+    ~35 µs an address, most of it on the domain. An address whose domain already passed
+    gets the validator's own remaining checks (length, local part); the result is the same.
+    """
+    user, at, domain = email.rpartition("@")
+    if at and domain in domains_ok and len(email) <= 320 and _EMAIL_USER.match(user):
+        return True
+    try:
+        _EMAIL(email)
+    except ValidationError:
+        return False
+    domains_ok.add(domain)
+    return True
+
+
 def _clean_recipients(emails: list[str] | None) -> list[str]:
-    validate = EmailValidator()
-    cleaned: dict[str, None] = {}  # ordered and O(1) membership: lists of 1,000+ addresses happen
+    cleaned: dict[str, None] = {}  # ordered and O(1) membership: lists of 10,000 addresses happen
+    domains_ok: set[str] = set()
     for email in emails or []:
         email = (email or "").strip().lower()
         if not email or email in cleaned:
             continue
-        try:
-            validate(email)
-        except ValidationError:
-            raise ValidationError({"extra_recipients": f"{email!r} is not a valid email address."}) from None
+        if not _valid_email(email, domains_ok):
+            raise ValidationError({"extra_recipients": f"{email!r} is not a valid email address."})
         cleaned[email] = None
     return list(cleaned)
 
