@@ -175,12 +175,14 @@ class UpdateWriteSerializer(serializers.Serializer):
 
 class CloseSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
+    notify = serializers.BooleanField(required=False, default=True, help_text="Email the affected parties.")
     resolved_at = AwareDateTimeField(required=False, allow_null=True, help_text="When impact ended; default now.")
     version = serializers.IntegerField(required=False, min_value=1)
 
 
 class ReopenSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_LENGTH)
+    notify = serializers.BooleanField(required=False, default=True, help_text="Email the affected parties.")
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     version = serializers.IntegerField(required=False, min_value=1)
 

@@ -125,6 +125,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 message=data["message"],
                 resolved_at=data.get("resolved_at"),
                 expected_version=data.get("version"),
+                notify=data["notify"],
             )
         return self._detail(incident.ticket)
 
@@ -140,6 +141,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 message=data["message"],
                 severity=data.get("severity"),
                 expected_version=data.get("version"),
+                notify=data["notify"],
             )
         return self._detail(incident.ticket)
 

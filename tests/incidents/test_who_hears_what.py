@@ -474,3 +474,28 @@ def test_a_big_update_fans_out_into_batches_over_parallel_connections_and_sends_
     for rcpt, (message,) in list(received.items())[:20]:
         assert message["To"] == rcpt
         assert unsubscribe_path(message) in message.get_body(("plain",)).get_content()
+
+
+def test_closing_and_reopening_through_the_api_can_skip_the_emails(worker, mailbox, services, api, helpdesk_user):
+    desk = api.as_user(helpdesk_user)
+    incident = svc.incident_open(title="Quiet", severity=4, services=[services["web"]], by=helpdesk_user, notify=False)
+    closed = desk.post(
+        f"/api/v1/incidents/{incident.ticket}/close/", {"message": "Done", "notify": False}, format="json"
+    )
+    assert closed.status_code == 200
+    reopened = desk.post(f"/api/v1/incidents/{incident.ticket}/reopen/", {"message": "Back"}, format="json")
+    assert reopened.status_code == 200
+    mailbox.wait_for(2)
+    wait_idle()
+    assert len(mailbox.messages) == 2  # only the reopening was emailed
+    assert all("Back" in m.get_body(("plain",)).get_content() for _, m in mailbox.messages)
+
+
+def test_a_task_lost_with_a_killed_worker_comes_back_in_minutes_not_an_hour(settings):
+    from config.celery import app
+
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert settings.NOTIFY_RETRY_BACKOFF_MAX < settings.CELERY_VISIBILITY_TIMEOUT <= 600
+    if settings.REDIS_URL:  # the option Redis reads (its default is 3600 s)
+        assert app.conf.broker_transport_options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
