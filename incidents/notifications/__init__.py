@@ -88,7 +88,7 @@ def deliveries_create(update: IncidentUpdate) -> None:
     Nothing per recipient happens here: the worker writes the delivery rows
     (``recipients_expand``), so the request stays fast whatever the number of recipients.
     """
-    from .tasks import deliver_update, post_incident_event
+    from ..tasks import deliver_update, post_incident_event
 
     update_id = update.pk
     transaction.on_commit(lambda: deliver_update.delay(update_id))
@@ -207,7 +207,7 @@ def delivery_trouble() -> dict[str, int]:
     waiting for a retry. Cheap: both filters use the (status, claimed_until) index."""
     from maintenance.models import MaintenanceDelivery
 
-    from .models import ChatDelivery
+    from ..models import ChatDelivery
 
     since = timezone.now() - timedelta(days=1)
     failed = retrying = 0
