@@ -11,6 +11,9 @@ URL_RULES: dict[str, str] = {
     # Open to everyone.
     "healthz": "public",
     "dashboard:status": "public",  # switched off by STATUS_PAGE_ENABLED (the view 404s)
+    "dashboard:status-feed": "public",  # the same switch
+    "subscriptions:unsubscribe": "public",  # the signed token in the link is the authority
+    "subscriptions:mine": "signed_in",
     "login": "public",
     "logout": "public",
     "password_reset": "public",

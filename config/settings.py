@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.roles.roles_context",
+                "incidents.context_processors.delivery_banner",
             ],
         },
     },
@@ -244,16 +245,33 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Beacon <beacon@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Notification delivery: how long a worker may hold a delivery before another may retry
-# it (a worker killed mid-send leaves its claim behind), and how often to give up.
+# it (a worker killed mid-send leaves its claim behind); how long a failing delivery keeps
+# being retried (a time, not a count: an outage of hours loses nothing) and its backoff,
+# doubling from NOTIFY_RETRY_BACKOFF_BASE up to NOTIFY_RETRY_BACKOFF_MAX seconds; and how
+# many emails one task sends over one SMTP connection (bigger updates fan out in batches,
+# so several worker processes send at once).
 NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)
+NOTIFY_RETRY_FOR_SECONDS = env_int("NOTIFY_RETRY_FOR_SECONDS", 24 * 3600)
+NOTIFY_RETRY_BACKOFF_BASE = env_float("NOTIFY_RETRY_BACKOFF_BASE", 2.0)
+NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 300)
+# Batch alerts (batches/tasks.py) still retry a fixed number of times.
 NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8)
-NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 600)
+NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 1000)
+NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in parallel
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
+# A task taken by a worker that dies unacknowledged (acks late) goes back to the queue after
+# the broker's visibility timeout: Redis's default is an hour; Beacon's is the notification
+# lease plus a minute, so a lost send is redelivered about as soon as its claims run out.
+# The longest retry backoff stays below it, so waiting retries are not redelivered twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", max(NOTIFY_LEASE_SECONDS + 60, 360))
+if NOTIFY_RETRY_BACKOFF_MAX >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("NOTIFY_RETRY_BACKOFF_MAX must be shorter than CELERY_VISIBILITY_TIMEOUT")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     # Embedded broker: plain files under var/, so `make run` needs no Redis and
     # scheduled tasks really run in the demo.
@@ -263,6 +281,9 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # An idle worker looks for new files this often (kombu's default is 1 s, which made
+        # every hand-over between tasks, e.g. the batches of a big notification, wait).
+        "polling_interval": env_float("CELERY_POLLING_INTERVAL", 0.2),
     }
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ urlpatterns = [
     path("batches/", include("batches.urls")),
     path("automation/", include("automation.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("subscriptions/", include("incidents.subscription_urls")),
     path("healthz", views.healthz, name="healthz"),
     path("audit/", include("audit.urls")),
     # One sign-in page (throttled, two-factor, single sign-on) for the site and the admin.

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views import View
 
 from . import forms, history, selectors, services
+from .choices import Visibility
 from .models import Incident
 
 
@@ -175,7 +176,13 @@ class IncidentUpdateView(_IncidentActionView):
     template_name = "incidents/incident_update.html"
 
     def initial(self, incident):
-        return {"version": incident.version, "status": incident.status, "severity": incident.severity}
+        return {
+            "version": incident.version,
+            "status": incident.status,
+            "severity": incident.severity,
+            "notify": True,
+            "visibility": Visibility.PUBLIC,
+        }
 
     def perform(self, incident, data, user):
         services.incident_update(
@@ -185,6 +192,8 @@ class IncidentUpdateView(_IncidentActionView):
             severity=data["severity"],
             effective_at=data["effective_at"],
             expected_version=data["version"],
+            notify=data["notify"],
+            visibility=data["visibility"] or Visibility.PUBLIC,
             by=user,
         )
 

@@ -106,6 +106,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 severity=data.get("severity"),
                 effective_at=data.get("effective_at"),
                 notify=data["notify"],
+                visibility=data["visibility"],
                 expected_version=data.get("version"),
             )
         return self._detail(incident.ticket, status.HTTP_201_CREATED)
@@ -122,6 +123,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 message=data["message"],
                 resolved_at=data.get("resolved_at"),
                 expected_version=data.get("version"),
+                notify=data["notify"],
             )
         return self._detail(incident.ticket)
 
@@ -137,6 +139,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 message=data["message"],
                 severity=data.get("severity"),
                 expected_version=data.get("version"),
+                notify=data["notify"],
             )
         return self._detail(incident.ticket)
 
