@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from accounts import oidc
+from accounts import views as account_views
 
 from . import views
 
@@ -24,9 +28,18 @@ urlpatterns = [
     path("batches/", include("batches.urls")),
     path("automation/", include("automation.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("subscriptions/", include("incidents.subscription_urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("audit/", include("audit.urls")),
+    # One sign-in page (throttled, two-factor, single sign-on) for the site and the admin.
+    path("admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
+    path("accounts/password_reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("oidc/authenticate/", oidc.SignInRequestView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.SignInCallbackView.as_view(), name="oidc_authentication_callback"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: no inline script under the CSP.

@@ -10,7 +10,6 @@ from django.utils.cache import patch_vary_headers
 from django.views import View
 
 from config.formatting import format_when
-from config.roles import READ_INCIDENTS, RoleRequiredMixin
 from incidents import postmortems
 from incidents import selectors as incident_selectors
 from incidents.choices import Status
@@ -98,9 +97,7 @@ def _query(params, **changes) -> str:
     return query.urlencode()
 
 
-class HomeView(RoleRequiredMixin, View):
-    roles = READ_INCIDENTS
-
+class HomeView(View):
     def get(self, request):
         now = timezone.now()
         form = TimelineForm(request.GET or None)

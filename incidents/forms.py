@@ -13,7 +13,15 @@ from django.utils.translation import gettext_lazy as _
 
 from config.roles import ENGINEER
 
-from .choices import OPEN_STATUSES, Severity, Status
+from .choices import (
+    DESCRIPTION_MAX_LENGTH,
+    MESSAGE_MAX_LENGTH,
+    OPEN_STATUSES,
+    TITLE_MAX_LENGTH,
+    Severity,
+    Status,
+    Visibility,
+)
 from .models import Service
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -56,12 +64,17 @@ class _Crispy(forms.Form):
 class IncidentForm(_Crispy):
     submit_label = _("Open incident")
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int, initial=Severity.MINOR)
     services = forms.ModelMultipleChoiceField(
         label=_("Services"), queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        label=_("Description"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+    )
     engineer = UserChoiceField(label=_("Engineer"), queryset=None, required=False, help_text=_("Responsible engineer"))
     started_at = forms.DateTimeField(
         label=_("Started at"),
@@ -80,7 +93,23 @@ class IncidentForm(_Crispy):
 class UpdateForm(_Crispy):
     submit_label = _("Post update")
 
-    message = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}))
+    message = forms.CharField(
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 4}), max_length=MESSAGE_MAX_LENGTH
+    )
+    visibility = forms.ChoiceField(
+        choices=Visibility.choices,
+        initial=Visibility.PUBLIC,
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("Who sees it"),
+        help_text=_("An internal note is for signed-in users only: never emailed, never on the status page."),
+    )
+    notify = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Email the affected parties"),
+        help_text=_("Untick for a small change nobody needs to hear about. Internal notes are never emailed."),
+    )
     status = forms.ChoiceField(label=_("Status"), choices=[(s.value, s.label) for s in OPEN_STATUSES])
     severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int)
     effective_at = forms.DateTimeField(
@@ -97,7 +126,7 @@ class EditForm(_Crispy):
 
     submit_label = _("Save changes")
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     services = forms.ModelMultipleChoiceField(
         label=_("Services"), queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
@@ -105,9 +134,17 @@ class EditForm(_Crispy):
     external_url = forms.URLField(
         required=False, label=_("External ticket link"), assume_scheme="https", max_length=500
     )
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        label=_("Description"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+    )
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("Note for the log (optional)")
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label=_("Note for the log (optional)"),
+        max_length=MESSAGE_MAX_LENGTH,
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -121,7 +158,7 @@ class CorrectionForm(_Crispy):
 
     submit_label = _("Save correction")
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     services = forms.ModelMultipleChoiceField(
         label=_("Services"), queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple
     )
@@ -129,7 +166,12 @@ class CorrectionForm(_Crispy):
     external_url = forms.URLField(
         required=False, label=_("External ticket link"), assume_scheme="https", max_length=500
     )
-    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(
+        label=_("Description"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+    )
     started_at = forms.DateTimeField(widget=DATETIME_WIDGET, label=_("Impact began (local time)"))
     resolved_at = forms.DateTimeField(widget=DATETIME_WIDGET, label=_("Impact ended (local time)"))
     severity = forms.TypedChoiceField(
@@ -158,7 +200,10 @@ class CloseForm(_Crispy):
     submit_label = _("Close incident")
 
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), label=_("Resolution"), help_text=_("What fixed it. Required.")
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label=_("Resolution"),
+        help_text=_("What fixed it. Required."),
+        max_length=MESSAGE_MAX_LENGTH,
     )
     resolved_at = forms.DateTimeField(
         label=_("Resolved at"),
@@ -172,7 +217,9 @@ class CloseForm(_Crispy):
 class ReopenForm(_Crispy):
     submit_label = _("Reopen incident")
 
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=_("Why reopen?"))
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label=_("Why reopen?"), max_length=MESSAGE_MAX_LENGTH
+    )
     severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int)
     version = forms.IntegerField(widget=forms.HiddenInput)
 

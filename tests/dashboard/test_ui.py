@@ -244,9 +244,9 @@ def test_incident_emails_are_written_in_the_configured_language(make_incident, n
     settings.EMAIL_LANGUAGE = "fr"
     incident = make_incident(started_at=now - timedelta(hours=1), severity=2, title="Paiements en échec")
     rendered = render_update(incident.updates.first())
-    assert "Grav. 2" in rendered["subject"]
+    assert "Paiements en échec" in rendered["subject"]
     assert "Gravité" in rendered["text"] and "Severity" not in rendered["text"]
-    assert "Suivre l'incident" in rendered["text"]
+    assert "Grav. 2 – majeur" in rendered["text"] and "Suivre l'incident" in rendered["text"]
 
 
 def test_a_cached_status_page_costs_no_database_query_and_is_sent_gzipped(client, services):
