@@ -6,15 +6,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Case, DateTimeField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.expressions import RawSQL
 
 from .choices import COUNT_ROLES, Breach, PollStatus, ThresholdDirection
-from .models import MetricRollup, MetricSample, MetricSeries, PollResult
+from .models import MetricHourly, MetricRollup, MetricSample, MetricSeries, PollResult
 
 # --- for the monthly availability report (reports app) -------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHART_BUCKETS = 288  # the /metrics/ sparklines' resolution (5 minutes over 24 h)
 
 
 def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float]]:
@@ -43,6 +44,56 @@ def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int
     rows.extend((sid, hour, total if summed else total / count) for sid, hour, total, count in rollups if count)
     if rollups:
         rows.sort(key=lambda row: (row[0], row[1]))
+    return rows
+
+
+def role_hourly_totals(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float, int]]:
+    """``(service_id, hour, total, count)`` of the raw samples per UTC hour lying wholly in ``[start, end)``.
+
+    From the hourly aggregates kept by ``samples_upsert``: one row per service and hour
+    instead of one per sample. Hours already pruned to roll-ups are not here (see
+    :func:`role_rollup_points`).
+    """
+    return list(
+        MetricHourly.objects.filter(
+            series__role=role, series__service__isnull=False, hour__gte=start, hour__lte=end - timedelta(hours=1)
+        )
+        .values("series__service_id", "hour")
+        .annotate(t=Sum("total"), n=Sum("count"))
+        .order_by()
+        .values_list("series__service_id", "hour", "t", "n")
+    )
+
+
+def role_rollup_points(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float]]:
+    """Pruned hours as one point at the start of the hour (sum for count roles, else mean)."""
+    rollups = MetricRollup.objects.filter(
+        series__role=role, series__service__isnull=False, hour__gte=start, hour__lt=end
+    ).values_list("series__service_id", "hour", "total", "count")
+    summed = role in COUNT_ROLES
+    return [(sid, hour, total if summed else total / count) for sid, hour, total, count in rollups if count]
+
+
+def role_samples_in(
+    *, role: str, ranges: dict[int, list[tuple[datetime, datetime]]]
+) -> list[tuple[int, datetime, float]]:
+    """``(service_id, ts, value)`` of raw samples inside the given ``[a, b)`` ranges of each service."""
+    terms = [Q(series__service_id=sid, ts__gte=a, ts__lt=b) for sid, spans in ranges.items() for a, b in spans if b > a]
+    if not terms:
+        return []
+    rows: list[tuple[int, datetime, float]] = []
+    # Chunks keep each statement's OR list short enough for the planner.
+    for index in range(0, len(terms), 500):
+        cond = Q(*terms[index : index + 500], _connector=Q.OR)
+        samples = MetricSample.objects.filter(cond, series__role=role)
+        if connection.vendor == "postgresql":
+            micros = RawSQL('(EXTRACT(EPOCH FROM "metrics_metricsample"."ts") * 1000000)::bigint', [])
+            rows.extend(
+                (sid, _EPOCH + timedelta(microseconds=us), value)
+                for sid, us, value in samples.annotate(_us=micros).values_list("series__service_id", "_us", "value")
+            )
+        else:
+            rows.extend(samples.values_list("series__service_id", "ts", "value"))
     return rows
 
 
@@ -133,31 +184,59 @@ def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool =
         return []
     ids = [s.pk for s in series]
     samples = MetricSample.objects.filter(series_id__in=ids, ts__lte=now)
-    latest_ts = dict(samples.values("series_id").annotate(m=Max("ts")).values_list("series_id", "m"))
-    latest = {
-        sid: (ts, value)
-        for sid, ts, value in MetricSample.objects.filter(
-            Q(*[Q(series_id=sid, ts=ts) for sid, ts in latest_ts.items()], _connector=Q.OR) if latest_ts else Q(pk=None)
-        ).values_list("series_id", "ts", "value")
-    }
-    # The previous hour's value: the newest sample at least an hour older than the latest one.
+    # Latest values are stored on the series by samples_upsert. A series without one (or
+    # whose stored point lies after ``now``) is looked up with one backward index probe.
+    latest = {s.pk: (s.latest_ts, s.latest_value) for s in series if s.latest_ts is not None and s.latest_ts <= now}
+    missing = [pk for pk in ids if pk not in latest]
+    if missing:
+        newest = MetricSample.objects.filter(series_id=OuterRef("pk"), ts__lte=now).order_by("-ts")
+        for sid, ts, value in (
+            MetricSeries.objects.filter(pk__in=missing)
+            .annotate(t=Subquery(newest.values("ts")[:1]), v=Subquery(newest.values("value")[:1]))
+            .values_list("pk", "t", "v")
+        ):
+            if ts is not None:
+                latest[sid] = (ts, value)
+    # The previous hour's value: the newest sample at least an hour older than the latest one,
+    # one index probe per series (never a scan of its history).
     previous = {}
-    if latest_ts:
-        cond = Q(*[Q(series_id=sid, ts__lte=ts - timedelta(hours=1)) for sid, ts in latest_ts.items()], _connector=Q.OR)
-        prev_rows = (
-            MetricSample.objects.filter(cond).values("series_id").annotate(m=Max("ts")).values_list("series_id", "m")
+    if latest:
+        cases = [Q(pk=sid) for sid in latest]
+        older = MetricSample.objects.filter(series_id=OuterRef("pk"), ts__lte=OuterRef("latest_hour_ago")).order_by(
+            "-ts"
         )
-        prev_rows = list(prev_rows)
-        wanted = Q(*[Q(series_id=sid, ts=ts) for sid, ts in prev_rows], _connector=Q.OR)
-        if prev_rows:
-            previous = dict(MetricSample.objects.filter(wanted).values_list("series_id", "value"))
+        hour_ago = Case(
+            *[When(pk=sid, then=Value(ts - timedelta(hours=1))) for sid, (ts, _v) in latest.items()],
+            output_field=DateTimeField(),
+        )
+        previous = {
+            sid: value
+            for sid, value in MetricSeries.objects.filter(Q(*cases, _connector=Q.OR))
+            .annotate(latest_hour_ago=hour_ago)
+            .annotate(p=Subquery(older.values("value")[:1]))
+            .values_list("pk", "p")
+            if value is not None
+        }
     last_poll_id = Subquery(PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at").values("pk")[:1])
     poll_ids = [
         pk for pk in MetricSeries.objects.filter(pk__in=ids).annotate(p=last_poll_id).values_list("p", flat=True) if pk
     ]
     polls = {p.series_id: p for p in PollResult.objects.filter(pk__in=poll_ids)}
     charts: dict[int, list] = {sid: [] for sid in ids}
-    if with_chart:
+    if with_chart and connection.vendor == "postgresql":
+        # Averaged into CHART_BUCKETS buckets by the database: a sparkline needs no more
+        # points than it has pixels, and 300 minute-resolution series hold 430k points a day.
+        bucket = max(int(chart_hours * 3600 / CHART_BUCKETS), 1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT series_id, max(ts), avg(value) FROM {MetricSample._meta.db_table} "
+                "WHERE series_id = ANY(%s) AND ts > %s AND ts <= %s "
+                "GROUP BY series_id, floor(extract(epoch FROM ts) / %s) ORDER BY 1, 2",
+                [ids, now - timedelta(hours=chart_hours), now, bucket],
+            )
+            for sid, ts, value in cursor.fetchall():
+                charts[sid].append((ts, value))
+    elif with_chart:
         rows = samples.filter(ts__gt=now - timedelta(hours=chart_hours)).order_by("series_id", "ts")
         for sid, ts, value in rows.values_list("series_id", "ts", "value"):
             charts[sid].append((ts, value))
