@@ -77,23 +77,47 @@ def role_rollup_points(*, role: str, start: datetime, end: datetime) -> list[tup
 def role_samples_in(
     *, role: str, ranges: dict[int, list[tuple[datetime, datetime]]]
 ) -> list[tuple[int, datetime, float]]:
-    """``(service_id, ts, value)`` of raw samples inside the given ``[a, b)`` ranges of each service."""
-    terms = [Q(series__service_id=sid, ts__gte=a, ts__lt=b) for sid, spans in ranges.items() for a, b in spans if b > a]
-    if not terms:
+    """``(service_id, ts, value)`` of raw samples inside the given ``[a, b)`` ranges of each service.
+
+    Each range becomes an index range scan on ``(series_id, ts)``: the ranges are joined
+    to the samples (PostgreSQL: ``unnest`` of three arrays), never an OR over a join.
+    """
+    wanted = {sid: spans for sid, spans in ranges.items() if spans}
+    if not wanted:
         return []
-    rows: list[tuple[int, datetime, float]] = []
-    # Chunks keep each statement's OR list short enough for the planner.
-    for index in range(0, len(terms), 500):
-        cond = Q(*terms[index : index + 500], _connector=Q.OR)
-        samples = MetricSample.objects.filter(cond, series__role=role)
-        if connection.vendor == "postgresql":
-            micros = RawSQL('(EXTRACT(EPOCH FROM "metrics_metricsample"."ts") * 1000000)::bigint', [])
-            rows.extend(
-                (sid, _EPOCH + timedelta(microseconds=us), value)
-                for sid, us, value in samples.annotate(_us=micros).values_list("series__service_id", "_us", "value")
+    series_of: dict[int, list[int]] = {}
+    for pk, service_id in MetricSeries.objects.filter(role=role, service_id__in=list(wanted)).values_list(
+        "pk", "service_id"
+    ):
+        series_of.setdefault(service_id, []).append(pk)
+    triples = [
+        (series_id, service_id, a, b)
+        for service_id, spans in wanted.items()
+        for series_id in series_of.get(service_id, [])
+        for a, b in spans
+        if b > a
+    ]
+    if not triples:
+        return []
+    if connection.vendor == "postgresql":
+        table = MetricSample._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT r.service_id, (EXTRACT(EPOCH FROM s.ts) * 1000000)::bigint, s.value "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+                "AS r(series_id, service_id, a, b) "
+                f"JOIN {table} s ON s.series_id = r.series_id AND s.ts >= r.a AND s.ts < r.b",
+                [[t[0] for t in triples], [t[1] for t in triples], [t[2] for t in triples], [t[3] for t in triples]],
             )
-        else:
-            rows.extend(samples.values_list("series__service_id", "ts", "value"))
+            return [(sid, _EPOCH + timedelta(microseconds=us), value) for sid, us, value in cursor.fetchall()]
+    service_by_series = {t[0]: t[1] for t in triples}
+    rows: list[tuple[int, datetime, float]] = []
+    for index in range(0, len(triples), 300):
+        cond = Q(*[Q(series_id=t[0], ts__gte=t[2], ts__lt=t[3]) for t in triples[index : index + 300]], _connector=Q.OR)
+        rows.extend(
+            (service_by_series[series_id], ts, value)
+            for series_id, ts, value in MetricSample.objects.filter(cond).values_list("series_id", "ts", "value")
+        )
     return rows
 
 
