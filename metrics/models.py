@@ -145,7 +145,10 @@ class MetricSeries(models.Model):
 class MetricSample(models.Model):
     """One value at one time. Unique per (series, ts): re-polling or re-pushing upserts."""
 
-    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="samples")
+    # No index of its own: the unique (series, ts) index serves every lookup by series, and a
+    # second index on series alone tempted the planner into scanning a series' whole history
+    # for a one-hour range (and cost every insert an extra index write).
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="samples", db_index=False)
     ts = models.DateTimeField()
     value = models.FloatField()
 

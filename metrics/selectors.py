@@ -47,22 +47,43 @@ def role_samples(*, role: str, start: datetime, end: datetime) -> list[tuple[int
     return rows
 
 
-def role_hourly_totals(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float, int]]:
-    """``(service_id, hour, total, count)`` of the raw samples per UTC hour lying wholly in ``[start, end)``.
+def role_hourly_totals(
+    *, role: str, start: datetime, end: datetime
+) -> tuple[list[tuple[int, datetime, float]], set[int]]:
+    """Hourly sums of the raw samples per service, for UTC hours lying wholly in ``[start, end)``.
 
+    Returns ``(rows, services)``: ``rows`` are ``(service_id, hour, total)`` for hours whose
+    total is not zero (zero hours add nothing and cannot be a worst hour), ``services`` the
+    services with any aggregated hour at all (they have data, even if all of it is zero).
     From the hourly aggregates kept by ``samples_upsert``: one row per service and hour
-    instead of one per sample. Hours already pruned to roll-ups are not here (see
-    :func:`role_rollup_points`).
+    instead of one per sample. Pruned hours are in :func:`role_rollup_points` instead.
     """
-    return list(
-        MetricHourly.objects.filter(
-            series__role=role, series__service__isnull=False, hour__gte=start, hour__lte=end - timedelta(hours=1)
-        )
-        .values("series__service_id", "hour")
-        .annotate(t=Sum("total"), n=Sum("count"))
-        .order_by()
-        .values_list("series__service_id", "hour", "t", "n")
+    last = end - timedelta(hours=1)
+    base = MetricHourly.objects.filter(
+        series__role=role, series__service__isnull=False, hour__gte=start, hour__lte=last
     )
+    services = set(base.values_list("series__service_id", flat=True).distinct().order_by())
+    if connection.vendor == "postgresql":
+        # Epoch seconds instead of timestamptz: psycopg parses a few hundred thousand ints
+        # in a fraction of the time it takes for as many timestamps.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT m.service_id, EXTRACT(EPOCH FROM h.hour)::bigint, SUM(h.total) "
+                f"FROM {MetricHourly._meta.db_table} h JOIN {MetricSeries._meta.db_table} m ON m.id = h.series_id "
+                "WHERE m.role = %s AND m.service_id IS NOT NULL AND h.hour >= %s AND h.hour <= %s "
+                "GROUP BY 1, 2 HAVING SUM(h.total) <> 0",
+                [role, start, last],
+            )
+            return cursor.fetchall(), services
+    rows = [
+        (sid, int(hour.timestamp()), total)
+        for sid, hour, total in base.values("series__service_id", "hour")
+        .annotate(t=Sum("total"))
+        .order_by()
+        .values_list("series__service_id", "hour", "t")
+        if total
+    ]
+    return rows, services
 
 
 def role_rollup_points(*, role: str, start: datetime, end: datetime) -> list[tuple[int, datetime, float]]:
@@ -106,7 +127,10 @@ def role_samples_in(
                 "SELECT r.service_id, (EXTRACT(EPOCH FROM s.ts) * 1000000)::bigint, s.value "
                 "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
                 "AS r(series_id, service_id, a, b) "
-                f"JOIN {table} s ON s.series_id = r.series_id AND s.ts >= r.a AND s.ts < r.b",
+                # OFFSET 0 keeps the subquery a per-range index scan: the planner cannot
+                # know each range is an hour and would otherwise scan the whole table.
+                f"CROSS JOIN LATERAL (SELECT ts, value FROM {table} WHERE series_id = r.series_id "
+                "AND ts >= r.a AND ts < r.b OFFSET 0) s",
                 [[t[0] for t in triples], [t[1] for t in triples], [t[2] for t in triples], [t[3] for t in triples]],
             )
             return [(sid, _EPOCH + timedelta(microseconds=us), value) for sid, us, value in cursor.fetchall()]

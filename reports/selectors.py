@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 HTTP_5XX_ROLE = "http_5xx"
 _HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FutureMonth(ValueError):
@@ -563,31 +564,36 @@ def _add_http_5xx(
     hours: dict[int, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     seen: set[int] = set()
 
-    dirty: dict[int, set[datetime]] = defaultdict(set)  # hours an incident window partly covers: read raw
-    covered: dict[int, set[datetime]] = defaultdict(set)  # hours wholly inside a window: nothing outside
+    # UTC hours as epoch seconds: hours an incident window partly covers (read raw) and hours
+    # wholly inside one (nothing in them is outside).
+    dirty: dict[int, set[int]] = defaultdict(set)
+    covered: dict[int, set[int]] = defaultdict(set)
     for sid, spans in merged.items():
         for a, b in spans:
             hour = _floor_hour(a)
             while hour < b:
-                (covered if a <= hour and hour + _HOUR <= b else dirty)[sid].add(hour)
+                (covered if a <= hour and hour + _HOUR <= b else dirty)[sid].add(int(hour.timestamp()))
                 hour += _HOUR
+    clean_hours: dict[int, dict[int, float]] = defaultdict(dict)
     raw_ranges: dict[int, list] = {}
-    clean_rows = role_hourly_totals(role=HTTP_5XX_ROLE, start=start, end=end) if aligned else []
-    for service_id, hour, value, _count in clean_rows:
+    clean_rows, with_data = role_hourly_totals(role=HTTP_5XX_ROLE, start=start, end=end) if aligned else ([], set())
+    seen.update(sid for sid in with_data if sid in by_id)
+    for service_id, hour, value in clean_rows:
         if service_id not in by_id or hour in dirty.get(service_id, ()):
             continue
-        seen.add(service_id)
         total[service_id] += value
         if hour in covered.get(service_id, ()):
             continue
         outside[service_id] += value
-        if value:
-            hours[service_id][hour.astimezone(zone)] += value
+        clean_hours[service_id][hour] = value
     for service_id in by_id:
         if not aligned:
             raw_ranges[service_id] = [(start, end)]
             continue
-        spans = [(max(h, start), min(h + _HOUR, end)) for h in sorted(dirty.get(service_id, ()))]
+        spans = [
+            (max(h, start), min(h + _HOUR, end))
+            for h in (_EPOCH + timedelta(seconds=e) for e in sorted(dirty.get(service_id, ())))
+        ]
         edge_a = _floor_hour(start)
         if edge_a < start:
             spans.append((start, min(edge_a + _HOUR, end)))
@@ -623,7 +629,12 @@ def _add_http_5xx(
         service.http_5xx_outside = outside[service_id]
         missing = union_seconds(gaps.get(service_id, []), start=start, end=end, now=now)
         service.http_5xx_coverage = 100.0 * (1 - missing / service.period_seconds) if service.period_seconds else None
-        worst = sorted(hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        clean = sorted(clean_hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        candidates = dict(hours[service_id])
+        for epoch, value in clean:
+            local = (_EPOCH + timedelta(seconds=epoch)).astimezone(zone)
+            candidates[local] = candidates.get(local, 0.0) + value
+        worst = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
         service.worst_hours = [HourCount(start=hour, value=value) for hour, value in worst]
     return True
 
