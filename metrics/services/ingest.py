@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from ..models import MetricHourly, MetricSample, MetricSeries
 
+HOURLY_LOCK = 14_0001  # advisory lock namespace: one writer per series while its hours are recomputed
 SQLITE_CHUNK = 300  # 3 parameters per row, under SQLite's 999-variable limit on old builds
 MAX_REPORTED_ERRORS = 20
 
@@ -139,6 +140,14 @@ def _upsert_postgresql(ordered: list[tuple[tuple[int, datetime], float]]) -> int
             write = copy.write_row
             for (series_id, ts), value in ordered:
                 write((series_id, ts, value))
+        # Writers of the same series take turns (in series order, so never a deadlock): the
+        # hourly aggregates below are recomputed from the raw rows, and a concurrent writer's
+        # uncommitted rows would otherwise be missing from the figure that commits last.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, series_id::int) FROM "
+            "(SELECT DISTINCT series_id FROM metrics_ingest_stage ORDER BY series_id) s",
+            [HOURLY_LOCK],
+        )
         cursor.execute(
             f"INSERT INTO {table} (series_id, ts, value) "
             "SELECT series_id, ts, value FROM metrics_ingest_stage "
