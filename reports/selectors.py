@@ -716,8 +716,16 @@ def active_job(month: Period, group: str = ""):
     from .choices import JobStatus
     from .models import ReportJob
 
+    # A job the worker never finished (a lost worker) stops counting after a while, so the
+    # page offers to render again instead of waiting forever.
+    since = timezone.now() - timedelta(seconds=JOB_STALE_SECONDS)
     return (
-        ReportJob.objects.filter(period=str(month), group=group, status__in=(JobStatus.QUEUED, JobStatus.RUNNING))
+        ReportJob.objects.filter(
+            period=str(month),
+            group=group,
+            status__in=(JobStatus.QUEUED, JobStatus.RUNNING),
+            requested_at__gte=since,
+        )
         .order_by("-requested_at")
         .first()
     )
@@ -808,6 +816,7 @@ def last_complete_period(kind: str, *, now: datetime | None = None, tz: str | No
 # --- the preview, computed once per change of the data behind it ---------------------
 
 PREVIEW_LIVE_SECONDS = 60  # a period still in progress changes with the clock itself
+JOB_STALE_SECONDS = 15 * 60  # a PDF takes seconds; a job this old was lost
 
 
 def data_fingerprint(*, start: datetime, end: datetime) -> str:
