@@ -551,12 +551,11 @@ def _add_http_5xx(
     as zero errors.
     """
     try:
-        from metrics.selectors import no_data_windows, role_hourly_totals, role_rollup_points, role_samples_in
+        from metrics.selectors import no_data_windows, role_hourly_clean, role_rollup_points, role_samples_in
     except ImportError:
         return False
     by_id = {s.id: s for s in services}
     merged = {sid: merge_intervals(spans, start=start, end=end, now=now) for sid, spans in windows.items()}
-    inside = {sid: IntervalSet(spans) for sid, spans in merged.items()}
     zone = ZoneInfo(tz)
     aligned = _hours_align(start, end, zone)
     outside: dict[int, float] = defaultdict(float)
@@ -576,16 +575,19 @@ def _add_http_5xx(
                 hour += _HOUR
     clean_hours: dict[int, dict[int, float]] = defaultdict(dict)
     raw_ranges: dict[int, list] = {}
-    clean_rows, with_data = role_hourly_totals(role=HTTP_5XX_ROLE, start=start, end=end) if aligned else ([], set())
-    seen.update(sid for sid in with_data if sid in by_id)
-    for service_id, hour, value in clean_rows:
-        if service_id not in by_id or hour in dirty.get(service_id, ()):
-            continue
-        total[service_id] += value
-        if hour in covered.get(service_id, ()):
-            continue
-        outside[service_id] += value
-        clean_hours[service_id][hour] = value
+    if aligned:
+        clean = role_hourly_clean(
+            role=HTTP_5XX_ROLE, start=start, end=end, dirty=dirty, covered=covered, top=WORST_HOURS
+        )
+        seen.update(sid for sid in clean.services if sid in by_id)
+        for service_id, value in clean.sums.items():
+            if service_id in by_id:
+                total[service_id] += value
+                outside[service_id] += value
+                clean_hours[service_id] = dict(clean.top.get(service_id, []))
+        for service_id, value in clean.covered.items():
+            if service_id in by_id:
+                total[service_id] += value
     for service_id in by_id:
         if not aligned:
             raw_ranges[service_id] = [(start, end)]
@@ -601,19 +603,33 @@ def _add_http_5xx(
         if edge_b < end and edge_b >= start:
             spans.append((edge_b, end))
         raw_ranges[service_id] = merge_intervals(spans, start=start, end=end, now=now)
-    raw = role_samples_in(role=HTTP_5XX_ROLE, ranges=raw_ranges)
-    raw.extend(role_rollup_points(role=HTTP_5XX_ROLE, start=start, end=end))
-    for service_id, ts, value in raw:
+    # Raw samples as microseconds since the epoch: hundreds of thousands of them are tested
+    # against the windows without building a datetime each.
+    one = timedelta(microseconds=1)
+    raw = role_samples_in(role=HTTP_5XX_ROLE, ranges=raw_ranges, micros=True)
+    raw.extend(
+        (sid, (ts - _EPOCH) // one, v) for sid, ts, v in role_rollup_points(role=HTTP_5XX_ROLE, start=start, end=end)
+    )
+    inside_us = {
+        sid: IntervalSet([((a - _EPOCH) // one, (b - _EPOCH) // one) for a, b in spans])
+        for sid, spans in merged.items()
+    }
+    for service_id, us, value in raw:
         if service_id not in by_id or value is None:
             continue
         seen.add(service_id)
         total[service_id] += value
-        window = inside.get(service_id)
-        if window and ts in window:
+        window = inside_us.get(service_id)
+        if window and us in window:
             continue
         outside[service_id] += value
-        if value:
-            hour = ts.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        if not value:
+            continue
+        if aligned:  # the local hour starts on this UTC hour
+            epoch = us // 3_600_000_000 * 3600
+            clean_hours[service_id][epoch] = clean_hours[service_id].get(epoch, 0.0) + value
+        else:
+            hour = (_EPOCH + us * one).astimezone(zone).replace(minute=0, second=0, microsecond=0)
             hours[service_id][hour] += value
     gaps: dict[int, list] = defaultdict(list)
     for service_id, gap_start, gap_end in no_data_windows(role=HTTP_5XX_ROLE, start=start, end=end):
@@ -629,9 +645,9 @@ def _add_http_5xx(
         service.http_5xx_outside = outside[service_id]
         missing = union_seconds(gaps.get(service_id, []), start=start, end=end, now=now)
         service.http_5xx_coverage = 100.0 * (1 - missing / service.period_seconds) if service.period_seconds else None
-        clean = sorted(clean_hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        best = sorted(clean_hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
         candidates = dict(hours[service_id])
-        for epoch, value in clean:
+        for epoch, value in best:
             local = (_EPOCH + timedelta(seconds=epoch)).astimezone(zone)
             candidates[local] = candidates.get(local, 0.0) + value
         worst = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
