@@ -93,7 +93,7 @@ from reports import selectors
 from reports.pdf import render_pdf
 from reports.uptime import parse_period
 t0 = time.perf_counter()
-report = selectors.monthly_report(month=parse_period(sys.argv[1]))
+report = selectors.monthly_report(month=parse_period(sys.argv[1]), with_trends=True)
 data = render_pdf(report, version=1)
 elapsed = time.perf_counter() - t0
 from pypdf import PdfReader

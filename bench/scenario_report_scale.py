@@ -203,9 +203,9 @@ def run(args) -> str:
             timings.append(time.perf_counter() - t)
         return result, timings
 
-    report, month_t = timed(lambda: selectors.monthly_report(month=month, now=now), 5)
+    report, month_t = timed(lambda: selectors.monthly_report(month=month, now=now, with_trends=True), 5)
     year = Year(now.year)
-    _, year_t = timed(lambda: selectors.monthly_report(month=year, now=now), 3)
+    _, year_t = timed(lambda: selectors.monthly_report(month=year, now=now, with_trends=True), 3)
     t = time.perf_counter()
     reference = _raw_5xx_outside(month, services, tz)
     raw_s = time.perf_counter() - t

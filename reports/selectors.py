@@ -435,14 +435,15 @@ def monthly_report(
     tz: str | None = None,
     include_http_5xx: bool = True,
     group: ServiceGroup | None = None,
-    with_trends: bool = True,
+    with_trends: bool = False,
 ) -> Report:
     """Compute the whole report for ``month`` — a month, quarter or year — (see the module docstring).
 
     Quarters and years follow exactly the rule of months: the union of Sev 1-2 time clipped to
     the period's bounds in the reporting time zone. ``group`` limits the report to the group's
     services. ``include_http_5xx=False`` skips the metric reads for callers that need
-    availability only; ``with_trends`` adds the 12-month trend per service.
+    availability only; ``with_trends`` adds the 12-month trend per service (the page, the PDF
+    and the API ask for it; availability-only callers do not pay for it).
     """
     now = now or timezone.now()
     tz = tz or report_time_zone()
@@ -899,6 +900,6 @@ def report_preview(
     found = cache.get(key)
     if found is not None and (not live or (now - found.computed_at).total_seconds() < PREVIEW_LIVE_SECONDS):
         return found
-    report = monthly_report(month=month, now=now, tz=tz, group=group)
+    report = monthly_report(month=month, now=now, tz=tz, group=group, with_trends=True)
     cache.set(key, report, timeout=PREVIEW_LIVE_SECONDS if live else 7 * 24 * 3600)
     return report

@@ -63,7 +63,7 @@ def report_generate(
     report_progress = progress or (lambda percent, step: None)
     group_slug = group.slug if group else ""
     report_progress(10, "computing figures")
-    report = selectors.monthly_report(month=month, now=now, group=group)
+    report = selectors.monthly_report(month=month, now=now, group=group, with_trends=True)
     for _attempt in range(3):
         if only_if_missing:
             existing = selectors.latest_version(month, group_slug)

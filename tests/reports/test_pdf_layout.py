@@ -80,11 +80,11 @@ def test_money_in_the_pdf_carries_its_currency(report_tz, services, settings):
 @pytest.mark.parametrize("paper", ["A4", "letter"])
 def test_units_never_wrap_and_no_service_heading_ends_a_page(busy_month, settings, paper):
     settings.REPORT_PAPER_SIZE = paper.lower()
-    data = render_pdf(selectors.monthly_report(month=Quarter(2025, 1)))
+    data = render_pdf(selectors.monthly_report(month=Quarter(2025, 1), with_trends=True))
     reader = PdfReader(io.BytesIO(data))
     box = reader.pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == ((595, 842) if paper == "A4" else (612, 792))
-    assert summary_cells_over_one_line(selectors.monthly_report(month=Quarter(2025, 1))) == []
+    assert summary_cells_over_one_line(selectors.monthly_report(month=Quarter(2025, 1), with_trends=True)) == []
     texts = pages_text(data)
     for page in texts:
         lines = [line for line in page.splitlines() if line.strip()]

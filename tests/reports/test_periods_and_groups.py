@@ -143,7 +143,7 @@ def test_the_preview_is_computed_once_per_change_of_the_data(client, leader_user
 
 def test_the_executive_summary_and_trend_say_how_things_went(q1, services, engineer_user):
     make_incident(by=engineer_user, services=[services["web"]], severity=1, start=at(10, 9), resolve=at(10, 12))
-    report = selectors.monthly_report(month=Month(2025, 3))
+    report = selectors.monthly_report(month=Month(2025, 3), with_trends=True)
     assert report.executive_summary == (
         "2 of 2 services missed SLO; Web Storefront worst at 99.596 %; downtime up 250 % on February 2025."
     )
