@@ -8,7 +8,7 @@ page shows its progress.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from audit.choices import Action
+from audit.services import audit_record
 from config import spreadsheet
-from config.roles import READ_REPORTS, RoleRequiredMixin, has_role
 
 from . import selectors, services
 from .choices import Trigger
@@ -27,21 +28,8 @@ from .pdf import report_context
 from .uptime import BadPeriod, Period, parse_period
 
 
-def can_read_reports(user) -> bool:
-    """Engineers and leadership read reports; staff too, since they run Beacon."""
-    return has_role(user, READ_REPORTS) or (user.is_authenticated and user.is_staff)
-
-
-class ReportAccessMixin(RoleRequiredMixin):
-    roles = READ_REPORTS
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not can_read_reports(request.user):
-            raise PermissionDenied("Monthly reports are for engineers and leadership.")
-        # Skip RoleRequiredMixin's own check (staff may pass here without a group).
-        return super(RoleRequiredMixin, self).dispatch(request, *args, **kwargs)
+class ReportAccessMixin:
+    """Report pages; who may read them is the ``read_reports`` rule (config.access)."""
 
 
 def month_or_404(text: str) -> Period:
@@ -174,11 +162,12 @@ def _queue_email(request, version: MonthlyReport, group=None):
     return redirect(f"{url}?group={version.group}" if version.group else url)
 
 
-def _pdf_response(version: MonthlyReport) -> HttpResponse:
+def _pdf_response(request, version: MonthlyReport) -> HttpResponse:
     try:
         data = services.report_bytes(version)
     except FileNotFoundError:
         raise Http404(f"The stored file of {version} is missing; generate a new version.") from None
+    audit_record(action=Action.REPORT_DOWNLOAD, target=version, summary="PDF", request=request)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{version.filename}"'
     response["X-Checksum-SHA256"] = version.sha256
@@ -194,7 +183,7 @@ class ReportPdfView(ReportAccessMixin, View):
         group = group_or_404(request)
         version = selectors.latest_version(period, group.slug if group else "")
         if version is not None:
-            return _pdf_response(version)
+            return _pdf_response(request, version)
         job = services.report_job_queue(month=period, group=group, by=request.user, trigger=Trigger.DOWNLOAD)
         context = {"job": job, "period": period, "group": group, "detail_url": _detail_url(period, group)}
         return render(request, "reports/pdf_progress.html", context, status=202)
@@ -224,7 +213,7 @@ class ReportVersionPdfView(ReportAccessMixin, View):
         ).first()
         if row is None:
             raise Http404(f"There is no version {version} of the {period.label} report.")
-        return _pdf_response(row)
+        return _pdf_response(request, row)
 
 
 SERVICE_COLUMNS = [
@@ -253,6 +242,10 @@ class ReportCsvView(ReportAccessMixin, View):
         period = month_or_404(month)
         group = group_or_404(request)
         report = selectors.report_preview(month=period, group=group)
+        audit_record(
+            action=Action.REPORT_DOWNLOAD, object_type="reports.MonthlyReport",
+            object_repr=f"{period}{' ' + group.slug if group else ''} report", summary="CSV", request=request,
+        )  # fmt: skip
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         suffix = f"-{group.slug}" if group else ""
         response["Content-Disposition"] = f'attachment; filename="beacon-availability-{period}{suffix}.csv"'

@@ -8,7 +8,6 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config import bi
-from config.roles import ENGINEER, READ_OPERATIONS, role_permission
 
 from .. import services
 from ..models import AutomationJob, Execution, Tag
@@ -32,8 +31,6 @@ def _rejected(errors: list[dict], total: int) -> Response:
 
 class ExecutionPushView(APIView):
     """Executions pushed by a job's last step: one object or a list, all-or-nothing, idempotent."""
-
-    permission_classes = [role_permission(*READ_OPERATIONS, write_roles=(ENGINEER,))]
 
     @extend_schema(
         request=s.ExecutionInSerializer(many=True),
@@ -141,7 +138,6 @@ def _execution_row(execution) -> dict:
 class RoiView(APIView):
     """Per job over the time range: ``runs``, ``succeeded``, ``hours_saved``, ``money_saved`` (as on /automation/)."""
 
-    permission_classes = [role_permission(*READ_OPERATIONS)]
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, bi.CsvRenderer]
 
     @extend_schema(parameters=READ_PARAMETERS, responses={200: OpenApiTypes.OBJECT})

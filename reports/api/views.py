@@ -4,8 +4,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.roles import READ_REPORTS, role_permission
-
 from .. import selectors
 from ..uptime import BadMonth, BadPeriod, Month, parse_period
 
@@ -16,8 +14,6 @@ class UptimeView(APIView):
     ``period`` is ``YYYY-MM``, ``YYYY-QN`` or ``YYYY``; ``month=YYYY-MM`` still works. The default
     is the last complete month in ``REPORT_TIME_ZONE``. ``group=<slug>`` limits it to a service group.
     """
-
-    permission_classes = [role_permission(*READ_REPORTS)]
 
     @extend_schema(
         parameters=[

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import audit_record
 from batches import services
 
 KNOWN = {
@@ -82,6 +83,12 @@ class Command(BaseCommand):
             if chunk:
                 flush()
         services.client_stats_refresh(client_ids=client_ids)
+        audit_record(
+            action="import",
+            object_type="batch runs CSV",
+            object_repr=str(file),
+            summary=f"{created} new, {updated} updated, {unchanged} unchanged, {bad} bad row(s)",
+        )
         self.stdout.write(
             f"Imported {created + updated + unchanged} run(s): {created} new, {updated} updated, "
             f"{unchanged} unchanged; {bad} bad row(s) skipped."
