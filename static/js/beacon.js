@@ -20,6 +20,12 @@
     });
   }
 
+  // <select data-autosubmit>: choosing an option submits its form (no inline handlers under the CSP).
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest && event.target.closest("select[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit ? select.form.requestSubmit() : select.form.submit();
+  });
+
   // A table that scrolls sideways inside its box must be reachable by keyboard (WCAG 2.1.1).
   function focusableScrollers() {
     document.querySelectorAll("main table, main .table-responsive").forEach((box) => {

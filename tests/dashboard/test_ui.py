@@ -272,12 +272,11 @@ def test_the_monthly_report_pdf_is_written_in_the_report_language(services, sett
 
     settings.REPORT_LANGUAGE = "fr"
     html = render_html(report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False))
-    assert "Rapport mensuel de disponibilité" in html
-    assert "Monthly availability report" not in html and "How these figures are calculated" not in html
+    assert "Rapport de disponibilité" in html and "mars 2025" in html
+    assert "How these figures are calculated" not in html and "Comment ces chiffres sont calculés" in html
     settings.REPORT_LANGUAGE = "en-gb"
-    assert "Monthly availability report" in render_html(
-        report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False)
-    )
+    english = render_html(report_selectors.monthly_report(month=Month(2025, 3), include_http_5xx=False))
+    assert "How these figures are calculated" in english and "March 2025" in english
 
 
 def test_the_batch_monitoring_page_has_live_regions(client, engineer_user):
@@ -294,3 +293,17 @@ def test_the_browsable_api_keeps_working_under_the_policy(client, engineer_user)
     assert "'unsafe-inline'" in browsable["Content-Security-Policy"].split("script-src")[1].split(";")[0]
     page = client.get("/incidents/")
     assert "'unsafe-inline'" not in page["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+
+
+def test_no_template_uses_inline_event_handlers():
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "templates").rglob("*.html")
+        if re.search(r"""\son[a-z]+=["']""", path.read_text())
+    ]
+    assert offenders == []
+    assert Path(ROOT / "static" / "js" / "beacon.js").exists()
