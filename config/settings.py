@@ -198,6 +198,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # NaN, huge numbers, NUL, lone surrogates, deep nesting and oversize bodies are a 400/413.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Beacon API",
@@ -212,9 +218,15 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatusEnum": "incidents.choices.ServiceStatus",
         "MaintenanceStatusEnum": "maintenance.choices.MaintenanceStatus",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema_error_responses",
+    ],
 }
 # Bulk ingest endpoints (metrics, batch runs, executions) take large JSON lists.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
+# Largest JSON body any API call accepts; a larger one is answered 413 in JSON.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 32 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

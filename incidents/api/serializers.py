@@ -1,28 +1,12 @@
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from rest_framework import serializers
+
+from config.api import AwareDateTimeField
 
 from ..choices import Severity, Status
 from ..models import Incident, IncidentUpdate, Service
 
 User = get_user_model()
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that must carry its offset.
-
-    DRF would read a naive time in the server's time zone; a caller in another zone would
-    then record the wrong start of impact without noticing, so a naive time is refused.
-    """
-
-    default_error_messages = {
-        "naive": "Give a time zone offset (ISO 8601, e.g. 2025-03-01T09:30:00+01:00 or …Z).",
-    }
-
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -146,8 +130,8 @@ class ReopenSerializer(serializers.Serializer):
 class IncidentFilterSerializer(serializers.Serializer):
     """Query parameters of the list and timeline calls."""
 
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
     service = serializers.SlugField(required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=[("open", "Open"), *Status.choices], required=False)

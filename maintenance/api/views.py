@@ -17,6 +17,7 @@ class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     permission_classes = [role_permission(*READ_MAINTENANCE, write_roles=WRITE_MAINTENANCE, allow_staff=True)]
     serializer_class = s.MaintenanceReadSerializer
     filter_backends: list = []
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if self.action == "list":
