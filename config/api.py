@@ -11,6 +11,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -73,6 +74,24 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return str(_("Text must be valid Unicode (no lone surrogates)."))
     return None
+
+
+def http_url(value) -> str:
+    """``value`` when it is an absolute http(s) URL, else "" (``javascript:``, ``data:``…).
+
+    Links from imports and APIs are stored and rendered only through this, so a
+    ``javascript:`` link can never become a clickable ``href``.
+    """
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c in value for c in "\x00\r\n\t "):
+        return ""
+    return value
 
 
 def number_problem(value: float) -> str | None:

@@ -57,9 +57,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("BEACON_PRODUCTION", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # Development only: a per-checkout key so sessions survive restarts of `make run`.
+    if not DEBUG and not env_bool("BEACON_ALLOW_DEV_SECRET_KEY", False):
+        # A public development key would let anyone forge sessions and password-reset
+        # links: without DEBUG, Beacon refuses to start rather than use it silently.
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            "or DEBUG=true for development."
+        )
+    # Development only (DEBUG): a fixed key so sessions survive restarts of `make run`.
     SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -97,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.RefuseUnstorableTextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -115,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.roles.roles_context",
             ],
+            "builtins": ["config.template_filters"],
         },
     },
 ]
@@ -175,12 +182,16 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Security (production) -------------------------------------------------------
 if env_bool("BEACON_PRODUCTION", False):
+    # Behind TLS (the default) cookies are Secure and HSTS is on. A LAN install served
+    # over plain HTTP sets SECURE_COOKIES=false and SECURE_SSL_REDIRECT=false (the
+    # docker-compose.yml defaults), or the browser drops the Secure CSRF cookie and no
+    # one can sign in. HSTS preload binds the whole domain for months: only when asked.
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SESSION_COOKIE_SECURE else 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 import requests
 
+from config.api import http_url
+
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -143,7 +145,7 @@ class RundeckClient:
                     project=item.get("project") or project,
                     group=item.get("group") or "",
                     tags=tuple(sorted(tags)),
-                    url=item.get("permalink") or "",
+                    url=http_url(item.get("permalink")),
                 )
             )
         return jobs
@@ -262,7 +264,7 @@ def _execution(item: dict, job_id: str) -> RundeckExecution:
         status=str(item.get("status") or "other").lower(),
         started_at=_parse_date(item.get("date-started")),
         ended_at=_parse_date(item.get("date-ended")),
-        url=item.get("permalink") or "",
+        url=http_url(item.get("permalink")),
     )
 
 

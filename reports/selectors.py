@@ -470,10 +470,8 @@ def _add_http_5xx(
     ("no data"). Recorded "no data" windows reduce the coverage; they are never counted
     as zero errors.
     """
-    try:
-        from metrics.selectors import no_data_windows, role_samples
-    except ImportError:
-        return False
+    from metrics.selectors import no_data_windows, role_samples  # here: metrics imports reports
+
     by_id = {s.id: s for s in services}
     inside = {sid: IntervalSet(merge_intervals(spans, start=start, end=end, now=now)) for sid, spans in windows.items()}
     zone = ZoneInfo(tz)
@@ -542,11 +540,9 @@ def _add_maintenance(services: list[ServiceReport], *, start: datetime, end: dat
 
 
 def _automation(start: datetime, end: datetime) -> dict | None:
-    """Automation savings for the same period, when the automation app provides them."""
-    try:
-        from automation.selectors import roi_summary
-    except ImportError:
-        return None
+    """Automation savings for the same period."""
+    from automation.selectors import roi_summary
+
     return roi_summary(start=start, end=end)
 
 
