@@ -352,6 +352,9 @@ METRICS_MAX_CATCHUP_SECONDS = env_int("METRICS_MAX_CATCHUP_SECONDS", 3600)
 METRICS_RETRY_BACKOFF_SECONDS = env_int("METRICS_RETRY_BACKOFF_SECONDS", 5)
 METRICS_RETRY_BACKOFF_MAX_SECONDS = env_int("METRICS_RETRY_BACKOFF_MAX_SECONDS", 120)
 METRICS_HTTP_TIMEOUT_SECONDS = env_int("METRICS_HTTP_TIMEOUT_SECONDS", 10)
+# STS endpoint for sources with a role_arn (empty: AWS's default for the region). Separate
+# from a source's CloudWatch endpoint_url, which does not answer AssumeRole.
+AWS_STS_ENDPOINT_URL = env_str("AWS_STS_ENDPOINT_URL")
 # Hourly digest: minute of the hour, optional email recipients; values older than
 # METRICS_STALE_MINUTES are reported as "no data since …", never as a current number.
 METRICS_DIGEST_MINUTE = env_int("METRICS_DIGEST_MINUTE", 57)
