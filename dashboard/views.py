@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
@@ -34,9 +33,7 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
     Times are epoch milliseconds for Chart.js plus labels already formatted in
     ``TIME_ZONE``, so tooltips show the same clock as every other page.
     """
-    base = reverse("incidents:detail", args=["TICKET"])
-    prefix, suffix = base.split("TICKET")
-    maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
+    incidents, maintenances = selectors.timeline_rows(result)
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),
@@ -49,32 +46,32 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
                 "title": row.title,
                 "severity": row.severity,
                 "status": row.status,
-                "services": result.services.get(row.id, []),
-                "engineer": result.engineer_name(row),
+                "services": row.services,
+                "engineer": row.engineer_name,
                 "start": _ms(row.started_at),
                 "end": _ms(row.resolved_at),
                 "start_label": _label(row.started_at),
                 "end_label": _label(row.resolved_at),
-                "description": (row.description or "")[:300],
-                "url": f"{prefix}{row.ticket}{suffix}",
+                "description": row.description[:300],
+                "url": row.url,
                 "external_url": row.external_url,
             }
-            for row in result.rows
+            for row in incidents
         ],
         "maintenances": [
             {
                 "id": row.id,
                 "title": row.title,
                 "status": row.status,
-                "services": result.maintenance.services.get(row.id, []),
+                "services": row.services,
                 "start": _ms(row.starts_at),
                 "end": _ms(row.ends_at),
                 "start_label": _label(row.starts_at),
                 "end_label": _label(row.ends_at),
-                "description": (row.description or "")[:300],
-                "url": f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+                "description": row.description[:300],
+                "url": row.url,
             }
-            for row in result.maintenance.rows
+            for row in maintenances
         ],
     }
 

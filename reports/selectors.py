@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import postmortems
 from incidents.choices import OUTAGE_SEVERITIES, Status
 from incidents.models import Incident, IncidentUpdate, Service
 from incidents.selectors import incidents_overlapping, severity_periods
@@ -303,26 +304,19 @@ def check_month(month: Month, *, now: datetime | None = None, tz: str | None = N
         raise FutureMonth(f"{month.label} has not started yet, so there is nothing to report.")
 
 
-def _postmortem_query_name() -> str | None:
-    """The reverse one-to-one query name of ``incidents.Postmortem`` if that model exists.
-
-    Postmortems are built by another part of Beacon; looking the relation up instead of
-    importing it keeps the report working before and after that model lands.
-    """
-    for rel in Incident._meta.related_objects:
-        if rel.one_to_one and rel.related_model.__name__ == "Postmortem":
-            return rel.name
-    return None
+_POSTMORTEM_LABELS = {
+    "written": "Written",
+    "not required": "Not required",
+    "pending": "After resolution",
+    "missing": "Missing",
+}
 
 
 def _postmortem_status(data: IncidentData, worst_severity: int) -> tuple[str, str]:
-    if data.postmortem_id is not None:
-        return "written", "Written"
-    if worst_severity not in OUTAGE_SEVERITIES:
-        return "not required", "Not required"
-    if data.status != Status.RESOLVED:
-        return "pending", "After resolution"
-    return "missing", "Missing"
+    code = postmortems.postmortem_state(
+        has_postmortem=data.postmortem_id is not None, worst_severity=worst_severity, status=data.status
+    )
+    return code, _POSTMORTEM_LABELS[code]
 
 
 class IncidentData(NamedTuple):
@@ -349,15 +343,9 @@ class UpdateData(NamedTuple):
 
 def _incidents(start: datetime, end: datetime) -> tuple[list[IncidentData], dict[int, list], dict[int, list[int]]]:
     """Incidents overlapping ``[start, end)``, their update logs and service ids: three queries."""
-    pm = _postmortem_query_name()
-    fields = ["id", "ticket", "title", "severity", "status", "started_at", "resolved_at"]
-    if pm:
-        fields.append(f"{pm}__id")
+    fields = ["id", "ticket", "title", "severity", "status", "started_at", "resolved_at", "postmortem__id"]
     overlapping = incidents_overlapping(Incident.objects.all(), start=start, end=end)
-    incidents = [
-        IncidentData(*row) if pm else IncidentData(*row, None)
-        for row in overlapping.order_by("started_at", "id").values_list(*fields)
-    ]
+    incidents = [IncidentData(*row) for row in overlapping.order_by("started_at", "id").values_list(*fields)]
     ids = overlapping.values("id")
     updates: dict[int, list[UpdateData]] = defaultdict(list)
     for incident_id, *rest in (
