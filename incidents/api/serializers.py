@@ -27,7 +27,7 @@ class UpdateReadSerializer(serializers.ModelSerializer):
 
 class IncidentReadSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    engineer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    engineer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
