@@ -105,7 +105,11 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def run(args) -> str:
+    import logging
+
     from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
 
     class Sink:
         async def handle_DATA(self, server, session, envelope):
@@ -143,7 +147,8 @@ def run(args) -> str:
     try:
         web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{web_port}",
-             "--workers", "3", "--threads", "4", "--worker-class", "gthread", "--log-level", "warning"],
+             "--workers", "3", "--threads", "4", "--worker-class", "gthread", "--keep-alive", "30",
+             "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         procs.append(web)
