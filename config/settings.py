@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "batches",
     "automation",
     "maintenance",
+    "intake",
 ]
 
 MIDDLEWARE = [
@@ -479,3 +480,44 @@ CELERY_BEAT_SCHEDULE["maintenance-sweep"] = {
     "schedule": env_int("NOTIFY_SWEEP_SECONDS", 60),
 }
 # (end maintenance)
+# --- PagerDuty (intake app) -----------------------------------------------------------
+# `import_pagerduty` reads incidents and their log entries from PagerDuty's REST API v2;
+# beat runs it every PAGERDUTY_IMPORT_MINUTES once a token is set.
+PAGERDUTY_API_URL = env_str("PAGERDUTY_API_URL", "https://api.pagerduty.com").rstrip("/")
+PAGERDUTY_TOKEN = env_str("PAGERDUTY_TOKEN")  # sent as "Authorization: Token token=<token>"
+# Webhooks v3 (POST /api/v1/integrations/pagerduty/) are accepted only signed with this secret.
+PAGERDUTY_WEBHOOK_SECRET = env_str("PAGERDUTY_WEBHOOK_SECRET")
+
+
+def _severity_map(name: str, default: str) -> dict[str, int]:
+    """``P1:1,P2:2`` → {"p1": 1, "p2": 2}; keys compared case-insensitively, severities 1–4."""
+    mapping = {}
+    for item in env_list(name, default):
+        key, sep, value = item.rpartition(":")
+        if not sep or not key.strip() or value.strip() not in ("1", "2", "3", "4"):
+            raise ImproperlyConfigured(f"{name} must look like 'P1:1,P2:2' with severities 1-4, got {item!r}")
+        mapping[key.strip().lower()] = int(value)
+    return mapping
+
+
+PAGERDUTY_PRIORITY_SEVERITY = _severity_map("PAGERDUTY_PRIORITY_SEVERITY", "P1:1,P2:2,P3:3,P4:4,P5:4")
+PAGERDUTY_URGENCY_SEVERITY = _severity_map("PAGERDUTY_URGENCY_SEVERITY", "high:2,low:3")
+PAGERDUTY_IMPORT_MINUTES = env_int("PAGERDUTY_IMPORT_MINUTES", 10)
+# The first import (no cursor yet, no --since) reaches this far back.
+PAGERDUTY_IMPORT_DAYS = env_int("PAGERDUTY_IMPORT_DAYS", 30)
+PAGERDUTY_PAGE_SIZE = env_int("PAGERDUTY_PAGE_SIZE", 100)
+# Threads writing a page side by side, each with its own connection (PostgreSQL only; SQLite uses one).
+PAGERDUTY_IMPORT_WORKERS = env_int("PAGERDUTY_IMPORT_WORKERS", 4)
+PAGERDUTY_TIMEOUT = env_float("PAGERDUTY_TIMEOUT", 30)
+PAGERDUTY_MAX_RETRIES = env_int("PAGERDUTY_MAX_RETRIES", 5)
+PAGERDUTY_BACKOFF_FACTOR = env_float("PAGERDUTY_BACKOFF_FACTOR", 1.0)  # waits 1, 2, 4, 8 … seconds
+PAGERDUTY_BACKOFF_MAX = env_float("PAGERDUTY_BACKOFF_MAX", 60)
+PAGERDUTY_RETRY_AFTER_MAX = env_float("PAGERDUTY_RETRY_AFTER_MAX", 300)  # cap on a server's Retry-After
+if PAGERDUTY_IMPORT_MINUTES < 1:
+    raise ImproperlyConfigured("PAGERDUTY_IMPORT_MINUTES must be at least 1")
+if PAGERDUTY_TOKEN:
+    CELERY_BEAT_SCHEDULE["pagerduty-import"] = {
+        "task": "intake.tasks.import_pagerduty",
+        "schedule": PAGERDUTY_IMPORT_MINUTES * 60,
+    }
+# (end pagerduty)

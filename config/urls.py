@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("batches.api.urls")),
     path("", include("automation.api.urls")),
     path("", include("maintenance.api.urls")),
+    path("", include("intake.api.urls")),
 ]
 
 urlpatterns = [

@@ -116,3 +116,17 @@ def current_severity(entries: Iterable[Entry], *, started_at: datetime, resolved
         if entry.sets_severity is not None:
             severity = entry.sets_severity
     return severity
+
+
+def severity_after_each(
+    entries: Iterable[Entry], *, started_at: datetime, resolved_at: datetime | None
+) -> dict[int, int | None]:
+    """For each entry id, the severity in force just after it took effect: what the log
+    shows beside an entry, so a later note is not labelled with a severity since corrected."""
+    result: dict[int, int | None] = {}
+    severity = None
+    for _, _, entry in _ordered(entries, started_at=started_at, resolved_at=resolved_at):
+        if entry.sets_severity is not None:
+            severity = entry.sets_severity
+        result[entry.id] = severity
+    return result

@@ -131,10 +131,14 @@ def _severity_at(incident: Incident, at: datetime, entries: list[IncidentUpdate]
     return found if found is not None else incident.severity
 
 
-def _refresh_severity(incident: Incident) -> None:
-    """After a back-dated entry, the severity in force now is whatever the replay ends on."""
+def _refresh_severity(incident: Incident, entries: list[IncidentUpdate] | None = None) -> None:
+    """After a back-dated entry, the severity in force now is whatever the replay ends on.
+
+    ``entries`` (the log including the new entry) saves reading it again."""
     found = history.current_severity(
-        _entries(incident), started_at=incident.started_at, resolved_at=incident.resolved_at
+        entries if entries is not None else _entries(incident),
+        started_at=incident.started_at,
+        resolved_at=incident.resolved_at,
     )
     if found is not None and found != incident.severity:
         incident.severity = found
@@ -358,7 +362,7 @@ def incident_update(
             sets_severity=sets_severity,
         )
         if sets_severity is not None:
-            _refresh_severity(incident)
+            _refresh_severity(incident, [*entries, update])
             if backdated:
                 _past_changed(effective_at, now, now=now)
         return update

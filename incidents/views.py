@@ -10,7 +10,7 @@ from django.views import View
 
 from config.roles import CORRECT_RECORDS, FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
 
-from . import forms, selectors, services
+from . import forms, history, selectors, services
 from .models import Incident
 
 
@@ -108,6 +108,11 @@ class IncidentDetailView(RoleRequiredMixin, View):
     def get(self, request, ticket):
         incident = get_incident_or_404(ticket)
         updates = sorted(incident.updates.all(), key=lambda u: (u.effective_at, u.id))
+        in_force = history.severity_after_each(
+            updates, started_at=incident.started_at, resolved_at=incident.resolved_at
+        )
+        for update in updates:
+            update.severity_in_force = in_force.get(update.id) or update.severity
         return render(
             request,
             "incidents/incident_detail.html",
@@ -292,6 +297,12 @@ class IncidentCorrectView(_IncidentActionView):
         }
 
     def perform(self, incident, data, user):
+        def changed(value, stored):
+            # The form shows minutes; an untouched field must not "correct" away the seconds.
+            if value is None or stored is None or value == stored.replace(second=0, microsecond=0):
+                return None
+            return value
+
         self.result = services.incident_correct(
             incident=incident,
             by=user,
@@ -302,8 +313,8 @@ class IncidentCorrectView(_IncidentActionView):
             engineer=data["engineer"],
             external_url=data["external_url"],
             description=data["description"],
-            started_at=data["started_at"],
-            resolved_at=data["resolved_at"],
+            started_at=changed(data["started_at"], incident.started_at),
+            resolved_at=changed(data["resolved_at"], incident.resolved_at),
             severity=data["severity"],
             effective_at=data["effective_at"],
         )

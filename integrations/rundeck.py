@@ -23,16 +23,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import requests
 
 from config.api import http_url
 
-logger = logging.getLogger(__name__)
+from .http_retry import RETRY_STATUSES
+from .http_retry import retry_after as _retry_after
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+logger = logging.getLogger(__name__)
 
 
 class RundeckError(Exception):
@@ -266,21 +266,3 @@ def _execution(item: dict, job_id: str) -> RundeckExecution:
         ended_at=_parse_date(item.get("date-ended")),
         url=http_url(item.get("permalink")),
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

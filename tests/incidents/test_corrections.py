@@ -198,3 +198,17 @@ def test_a_stale_correction_is_a_conflict(client, engineer_user, resolved):
     assert "Corrected by a colleague" in response.content.decode()
     resolved.refresh_from_db()
     assert resolved.title == "Corrected by a colleague"
+
+
+def test_an_untouched_time_on_the_form_is_not_a_correction(client, engineer_user, open_incident, services):
+    started = T0 + timedelta(seconds=42)
+    incident = open_incident(severity=3, started_at=started, services=[services["web"]])
+    svc.incident_resolve(incident=incident, message="Fixed", resolved_at=started + 60 * MINUTE, by=None, notify=False)
+    incident.refresh_from_db()
+    response = login(client, engineer_user).post(
+        f"/incidents/{incident.ticket}/correct/", correction_form(incident, title="Renamed")
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.started_at == started and incident.resolved_at == started + 60 * MINUTE
+    assert list(incident.updates.order_by("-id")[0].changes) == ["title"]
