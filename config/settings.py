@@ -318,6 +318,9 @@ TIMELINE_MAX_DAYS = env_int("TIMELINE_MAX_DAYS", 400)
 TIMELINE_MAX_ROWS = env_int("TIMELINE_MAX_ROWS", 10000)
 # Seconds between automatic reloads of /status/ in the browser (0 = never).
 STATUS_PAGE_REFRESH_SECONDS = env_int("STATUS_PAGE_REFRESH_SECONDS", 60)
+# Anonymous visitors (wall screens, customers) share one rendered copy of /status/ for this
+# many seconds per web process (0 = render every time). Signed-in users always get a fresh one.
+STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 10)
 # (end dashboard)
 
 # --- Reports (reports app) ----------------------------------------------------------

@@ -1,10 +1,12 @@
 """`/` (the dashboard) and `/status/` (the public status page): thin views over selectors."""
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.views import View
 
 from config.roles import READ_INCIDENTS, RoleRequiredMixin
@@ -144,6 +146,14 @@ class StatusPageView(View):
     def get(self, request):
         if not settings.STATUS_PAGE_ENABLED:
             raise Http404("The status page is switched off.")
+        # Rendering 90 days of every service costs most of a second; anonymous viewers all
+        # see the same page, so they share a copy for STATUS_PAGE_CACHE_SECONDS.
+        shared = settings.STATUS_PAGE_CACHE_SECONDS > 0 and not request.user.is_authenticated
+        key = f"status-page:{get_language()}"
+        if shared:
+            content = cache.get(key)
+            if content is not None:
+                return self._headers(HttpResponse(content))
         now = timezone.now()
         data = selectors.status_page(services_with_status=incident_selectors.services_with_status(), now=now)
         maintenance = maintenance_selectors.planned(now=now)
@@ -158,6 +168,12 @@ class StatusPageView(View):
                 "site_name": settings.SITE_NAME,
             },
         )
+        if shared:
+            cache.set(key, response.content, settings.STATUS_PAGE_CACHE_SECONDS)
+        return self._headers(response)
+
+    @staticmethod
+    def _headers(response):
         # Many screens poll this page; let them share a short-lived cached copy.
         response["Cache-Control"] = "public, max-age=30"
         return response

@@ -53,6 +53,8 @@ def _pinned_settings(settings):
     settings.USE_TZ = True
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.DEBUG = False
+    # A page cached by one test must not be served to the next (tests of the cache set it).
+    settings.STATUS_PAGE_CACHE_SECONDS = 0
 
 
 def _user(username, *groups, **extra):
