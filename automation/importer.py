@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from integrations.rundeck import RundeckClient, RundeckError, RundeckExecution, RundeckJob
 
 from . import services
@@ -99,12 +100,14 @@ def rundeck_import(
         run.message = str(exc)[:2000]
         run.finished_at = timezone.now()
         run.save()
+        audit_record(action="import", target=run, summary=f"Rundeck import failed: {run.message}"[:500])
         say(f"Import stopped: {exc}. Run it again to resume where it stopped.")
         raise
     run.status = ImportStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.message = f"{run.executions_created} new execution(s) from {run.pages} page(s)"
     run.save()
+    audit_record(action="import", target=run, summary=f"Rundeck: {run.message}")
     say(f"Done: {run.executions_created} new, {run.executions_seen} read, {run.pages} page(s), {run.jobs} job(s).")
     return run
 

@@ -49,10 +49,10 @@ def alert_event_send(event_id: int) -> list[str]:
         else:
             _mark(event_id, emailed_at=timezone.now())
     if event.chatted_at is None:
-        urls = list(ChatChannel.objects.subscribed_to("batch_alerts").values_list("url", flat=True))
+        secrets = dict(ChatChannel.objects.subscribed_to("batch_alerts").values_list("url", "secret"))
         try:
-            if urls:
-                chat_send(urls, title=title, body=body)
+            if secrets:
+                chat_send(list(secrets), title=title, body=body, secrets=secrets)
         except ChatError as exc:
             errors.append(f"chat: {exc}")
         else:

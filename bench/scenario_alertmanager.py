@@ -38,7 +38,6 @@ def run(args) -> str:
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
     from config.celery import app
     from incidents.models import Delivery, Incident, Service, Subscriber
@@ -54,7 +53,9 @@ def run(args) -> str:
         Subscriber.objects.get_or_create(service=service, email=f"oncall{n:02d}@bench.invalid")
     user, _ = User.objects.get_or_create(username=f"{PREFIX}bot")
     user.groups.add(Group.objects.get_or_create(name="helpdesk")[0])
-    token = Token.objects.get_or_create(user=user)[0].key
+    from accounts.services import token_create
+
+    token = token_create(user=user, name="bench")[1]
     # Leftovers of an interrupted run.
     Incident.objects.filter(source="alertmanager", services=service).delete()
     AlertGroup.objects.filter(group_key__contains=f'service="{service.slug}"').delete()

@@ -73,14 +73,17 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env_str("SITE_NAME", "Beacon")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.BeaconAdminConfig",  # django.contrib.admin with Beacon's access rule
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "mozilla_django_oidc",
     "drf_spectacular",
     "django_filters",
     "crispy_forms",
@@ -93,6 +96,8 @@ INSTALLED_APPS = [
     "automation",
     "maintenance",
     "intake",
+    "accounts",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -102,9 +107,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TrustedProxyUserMiddleware",  # a no-op unless REMOTE_USER_HEADER is set
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    "audit.middleware.AuditActorMiddleware",
+    "config.roles.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.RefuseUnstorableTextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.roles.roles_context",
+                "incidents.context_processors.delivery_banner",
             ],
             "builtins": ["config.template_filters"],
         },
@@ -150,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in backends, identity providers, role mapping, throttling, two-factor, tokens:
+# see the "Sign-in (accounts app)" section at the end.
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -208,7 +223,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "config.authentication.BearerOrTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The declared rule of each URL (config.access), decided by config.roles.can.
+    "DEFAULT_PERMISSION_CLASSES": ["config.roles.UrlRulePermission"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -229,7 +245,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Every API call needs a login, the schema and its docs too.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["config.roles.UrlRulePermission"],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.choices.Status",
         "ServiceStatusEnum": "incidents.choices.ServiceStatus",
@@ -257,16 +273,33 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Beacon <beacon@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Notification delivery: how long a worker may hold a delivery before another may retry
-# it (a worker killed mid-send leaves its claim behind), and how often to give up.
+# it (a worker killed mid-send leaves its claim behind); how long a failing delivery keeps
+# being retried (a time, not a count: an outage of hours loses nothing) and its backoff,
+# doubling from NOTIFY_RETRY_BACKOFF_BASE up to NOTIFY_RETRY_BACKOFF_MAX seconds; and how
+# many emails one task sends over one SMTP connection (bigger updates fan out in batches,
+# so several worker processes send at once).
 NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)
+NOTIFY_RETRY_FOR_SECONDS = env_int("NOTIFY_RETRY_FOR_SECONDS", 24 * 3600)
+NOTIFY_RETRY_BACKOFF_BASE = env_float("NOTIFY_RETRY_BACKOFF_BASE", 2.0)
+NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 300)
+# Batch alerts (batches/tasks.py) still retry a fixed number of times.
 NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 8)
-NOTIFY_RETRY_BACKOFF_MAX = env_int("NOTIFY_RETRY_BACKOFF_MAX", 600)
+NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 1000)
+NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in parallel
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
+# A task taken by a worker that dies unacknowledged (acks late) goes back to the queue after
+# the broker's visibility timeout: Redis's default is an hour; Beacon's is the notification
+# lease plus a minute, so a lost send is redelivered about as soon as its claims run out.
+# The longest retry backoff stays below it, so waiting retries are not redelivered twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", max(NOTIFY_LEASE_SECONDS + 60, 360))
+if NOTIFY_RETRY_BACKOFF_MAX >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("NOTIFY_RETRY_BACKOFF_MAX must be shorter than CELERY_VISIBILITY_TIMEOUT")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     # Embedded broker: plain files under var/, so `make run` needs no Redis and
     # scheduled tasks really run in the demo.
@@ -276,6 +309,9 @@ else:
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # An idle worker looks for new files this often (kombu's default is 1 s, which made
+        # every hand-over between tasks, e.g. the batches of a big notification, wait).
+        "polling_interval": env_float("CELERY_POLLING_INTERVAL", 0.2),
     }
     for folder in ("queue", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -483,6 +519,126 @@ CELERY_BEAT_SCHEDULE["maintenance-sweep"] = {
     "schedule": env_int("NOTIFY_SWEEP_SECONDS", 60),
 }
 # (end maintenance)
+
+# --- Sign-in (accounts app): identity providers, roles, throttling, 2FA, tokens ------
+# Local username/password sign-in (the form on /accounts/login/ and password reset).
+LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)
+
+# Roles from the identity provider's groups, refreshed at every sign-in: each variable is a
+# comma-separated list of group names (for LDAP also full DNs); matching ignores case.
+# With none of them set, sign-ins leave roles alone (they are managed in /admin/).
+ROLE_GROUPS = {
+    "helpdesk": env_list("ROLE_GROUPS_HELPDESK"),
+    "engineer": env_list("ROLE_GROUPS_ENGINEER"),
+    "leadership": env_list("ROLE_GROUPS_LEADERSHIP"),
+    "staff": env_list("ROLE_GROUPS_STAFF"),
+}
+
+# OpenID Connect (mozilla-django-oidc): on when OIDC_CLIENT_ID is set. Give OIDC_ISSUER (its
+# /.well-known/openid-configuration is read once, at the first sign-in) or every endpoint.
+OIDC_ENABLED = bool(env_str("OIDC_CLIENT_ID"))
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile groups")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USE_NONCE = True
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_CREATE_USER = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OIDC_ENABLED and not (OIDC_ISSUER or (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT)):
+    raise ImproperlyConfigured("OIDC_CLIENT_ID is set: set OIDC_ISSUER, or the OIDC_*_ENDPOINT variables")
+
+# LDAP / Active Directory (django-auth-ldap): on when LDAP_SERVER_URI is set.
+LDAP_ENABLED = bool(env_str("LDAP_SERVER_URI"))
+AUTH_LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")
+AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN")
+AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")
+AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+AUTH_LDAP_ALWAYS_UPDATE_USER = True
+AUTH_LDAP_MIRROR_GROUPS = False  # roles come from ROLE_GROUPS, not a copy of every group
+AUTH_LDAP_FIND_GROUP_PERMS = False
+AUTH_LDAP_CACHE_TIMEOUT = 0
+if LDAP_ENABLED:
+    import ldap
+    from django_auth_ldap.config import GroupOfNamesType, LDAPSearch, NestedActiveDirectoryGroupType
+
+    _ldap_user_base = env_str("LDAP_USER_SEARCH_BASE")
+    _ldap_group_base = env_str("LDAP_GROUP_SEARCH_BASE")
+    if not _ldap_user_base or not _ldap_group_base:
+        raise ImproperlyConfigured("LDAP_SERVER_URI is set: set LDAP_USER_SEARCH_BASE and LDAP_GROUP_SEARCH_BASE too")
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        _ldap_user_base, ldap.SCOPE_SUBTREE, env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+    )
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        _ldap_group_base, ldap.SCOPE_SUBTREE, env_str("LDAP_GROUP_FILTER", "(objectClass=groupOfNames)")
+    )
+    AUTH_LDAP_GROUP_TYPE = (
+        NestedActiveDirectoryGroupType()
+        if env_str("LDAP_GROUP_TYPE", "groupOfNames").lower() in ("ad", "activedirectory", "active-directory")
+        else GroupOfNamesType()
+    )
+    AUTH_LDAP_USER_ATTR_MAP = {
+        "first_name": env_str("LDAP_ATTR_FIRST_NAME", "givenName"),
+        "last_name": env_str("LDAP_ATTR_LAST_NAME", "sn"),
+        "email": env_str("LDAP_ATTR_EMAIL", "mail"),
+    }
+    # A disabled directory account cannot sign in: members of this group are refused (optional).
+    if env_str("LDAP_DENY_GROUP"):
+        AUTH_LDAP_DENY_GROUP = env_str("LDAP_DENY_GROUP")
+    AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: env_int("LDAP_TIMEOUT", 10), ldap.OPT_REFERRALS: 0}
+
+# Trusted reverse-proxy header (e.g. Remote-User from an authenticating proxy), honoured only
+# on requests whose REMOTE_ADDR is one of TRUSTED_PROXY_IPS; groups optionally from a header.
+# From those proxies X-Forwarded-For also names the client (for lockouts and rate limits).
+REMOTE_USER_HEADER = env_str("REMOTE_USER_HEADER")
+REMOTE_GROUPS_HEADER = env_str("REMOTE_GROUPS_HEADER")
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS")
+if REMOTE_USER_HEADER and not TRUSTED_PROXY_IPS:
+    raise ImproperlyConfigured("REMOTE_USER_HEADER is set: list the proxy addresses in TRUSTED_PROXY_IPS")
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out user or address is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN_ENABLED else []),
+    *(["accounts.backends.BeaconLDAPBackend"] if LDAP_ENABLED else []),
+    *(["accounts.backends.BeaconOIDCBackend"] if OIDC_ENABLED else []),
+    *(["accounts.backends.TrustedProxyBackend"] if REMOTE_USER_HEADER else []),
+    # Staff may configure Beacon in /admin/ without per-model permissions (config.roles.can).
+    "accounts.backends.StaffConfigurationBackend",
+]
+
+# Throttling failed sign-ins (django-axes): per user and per address; then locked for a while.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.ratelimit.client_address"  # X-Forwarded-For only from TRUSTED_PROXY_IPS
+AXES_VERBOSE = False
+# Bad API tokens and password-reset requests: at most this many per address per window.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 600)
+# Two-factor (TOTP) for staff and superusers who sign in with a local password. On unless
+# DEBUG (the `make run` demo), so the demo admin signs in without an authenticator app.
+TWO_FACTOR_FOR_STAFF = env_bool("TWO_FACTOR_FOR_STAFF", not DEBUG)
+OTP_TOTP_ISSUER = SITE_NAME
+
+# API tokens: a default lifetime for tokens made on the tokens page (0 = no expiry).
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 0)
+# (end sign-in)
+
 # --- PagerDuty (intake app) -----------------------------------------------------------
 # `import_pagerduty` reads incidents and their log entries from PagerDuty's REST API v2;
 # beat runs it every PAGERDUTY_IMPORT_MINUTES once a token is set.

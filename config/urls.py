@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import oidc
+from accounts import views as account_views
 
 from . import views
 
@@ -23,9 +27,18 @@ urlpatterns = [
     path("batches/", include("batches.urls")),
     path("automation/", include("automation.urls")),
     path("maintenance/", include("maintenance.urls")),
+    path("subscriptions/", include("incidents.subscription_urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("audit/", include("audit.urls")),
+    # One sign-in page (throttled, two-factor, single sign-on) for the site and the admin.
+    path("admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
+    path("accounts/password_reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("oidc/authenticate/", oidc.SignInRequestView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.SignInCallbackView.as_view(), name="oidc_authentication_callback"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

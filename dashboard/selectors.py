@@ -12,13 +12,13 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.api import http_url, time_problem
-from incidents.choices import ServiceStatus, Status
+from incidents.choices import ServiceStatus, Status, Visibility
 from incidents.models import Incident, IncidentUpdate
 from incidents.selectors import IncidentFilters, incident_list, open_incidents
 from maintenance import selectors as maintenance_selectors
@@ -200,9 +200,12 @@ def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
     )
 
 
-def ongoing_incidents() -> QuerySet:
-    """Open incidents, most severe first, each with its latest update's time and message."""
+def ongoing_incidents(*, public_only: bool = False) -> QuerySet:
+    """Open incidents, most severe first, each with its latest update's time and message
+    (the latest public one with ``public_only``: internal notes never reach ``/status/``)."""
     latest = IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-id")
+    if public_only:
+        latest = latest.filter(visibility=Visibility.PUBLIC)
     return open_incidents().annotate(
         last_update_at=Subquery(latest.values("created_at")[:1]),
         last_update_message=Subquery(latest.values("message")[:1]),
@@ -270,13 +273,15 @@ def status_page(*, services_with_status: list, now: datetime | None = None, days
     overall = next(
         (s for s in (ServiceStatus.OUTAGE, ServiceStatus.DEGRADED) if s in states), ServiceStatus.OPERATIONAL
     )
-    ongoing = list(ongoing_incidents())
+    ongoing = list(ongoing_incidents(public_only=True))
     recent = list(
         Incident.objects.filter(status=Status.RESOLVED, resolved_at__gte=now - timedelta(days=7))
         .prefetch_related("services")
         .annotate(
             last_update_message=Subquery(
-                IncidentUpdate.objects.filter(incident=OuterRef("pk")).order_by("-id").values("message")[:1]
+                IncidentUpdate.objects.filter(incident=OuterRef("pk"), visibility=Visibility.PUBLIC)
+                .order_by("-id")
+                .values("message")[:1]
             )
         )
         .order_by("-resolved_at")[:10]
@@ -290,3 +295,49 @@ def status_page(*, services_with_status: list, now: datetime | None = None, days
         first_day=first_day,
         last_day=today,
     )
+
+
+# --- the status feed ----------------------------------------------------------------
+
+
+def status_feed(*, now: datetime, days: int = 90, limit: int = 50) -> list[dict]:
+    """What ``/status/feed.atom`` lists: incidents and maintenance of the last ``days`` (or
+    still open or upcoming), newest change first, each with its public updates only.
+
+    Three queries whatever the number of items (incidents with their public updates and
+    services; maintenance with services).
+    """
+    from maintenance.models import Maintenance
+
+    since = now - timedelta(days=days)
+    public = IncidentUpdate.objects.filter(visibility=Visibility.PUBLIC).order_by("effective_at", "id")
+    incidents = (
+        Incident.objects.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=since))
+        .prefetch_related("services", Prefetch("updates", queryset=public, to_attr="public_updates"))
+        .order_by("-updated_at")[:limit]
+    )
+    items = [
+        {
+            "kind": "incident",
+            "object": incident,
+            "updated": max([incident.started_at, *[u.created_at for u in incident.public_updates]]),
+            "published": incident.started_at,
+            "updates": incident.public_updates,
+        }
+        for incident in incidents
+    ]
+    maintenances = (
+        Maintenance.objects.filter(ends_at__gte=since).prefetch_related("services").order_by("-updated_at")[:limit]
+    )
+    items += [
+        {
+            "kind": "maintenance",
+            "object": maintenance,
+            "updated": maintenance.updated_at,
+            "published": maintenance.created_at,
+            "updates": [],
+        }
+        for maintenance in maintenances
+    ]
+    items.sort(key=lambda item: item["updated"], reverse=True)
+    return items[:limit]

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import feeds, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("status/", views.StatusPageView.as_view(), name="status"),
+    path("status/feed.atom", feeds.StatusFeed(), name="status-feed"),
 ]

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.views import View
 
-from config.roles import READ_INCIDENTS, RoleRequiredMixin
 from incidents import postmortems
 from incidents import selectors as incident_selectors
 from maintenance import selectors as maintenance_selectors
@@ -89,9 +88,7 @@ def _query(params, **changes) -> str:
     return query.urlencode()
 
 
-class HomeView(RoleRequiredMixin, View):
-    roles = READ_INCIDENTS
-
+class HomeView(View):
     def get(self, request):
         now = timezone.now()
         form = TimelineForm(request.GET or None)

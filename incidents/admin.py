@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from .models import ChatChannel, Delivery, Incident, IncidentUpdate, Service, Subscriber
+from .models import ChatChannel, ChatDelivery, Delivery, Incident, IncidentOptOut, IncidentUpdate, Service, Subscriber
 
 
 class SubscriberInline(admin.TabularInline):
@@ -19,9 +20,21 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
-    list_display = ["email", "name", "service"]
-    list_filter = ["service"]
-    search_fields = ["email", "name"]
+    """Addresses and distribution lists staff manage; rows with a user were added by that user."""
+
+    list_display = ["email", "name", "service", "user"]
+    list_filter = ["service", ("user", admin.EmptyFieldListFilter)]
+    search_fields = ["email", "name", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(IncidentOptOut)
+class IncidentOptOutAdmin(admin.ModelAdmin):
+    """Addresses that used an email's unsubscribe link for one incident."""
+
+    list_display = ["email", "incident", "created_at"]
+    search_fields = ["email", "incident__ticket"]
+    raw_id_fields = ["incident"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,7 +54,7 @@ class UpdateInline(admin.TabularInline):
     model = IncidentUpdate
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "status", "severity", "author", "message"]
+    fields = ["created_at", "kind", "visibility", "notify", "status", "severity", "author", "message"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -75,10 +88,37 @@ class DeliveryAdmin(ReadOnlyAdmin):
         from .tasks import deliver_update
 
         update_ids = set(queryset.filter(status="failed").values_list("update_id", flat=True))
-        queryset.filter(status="failed").update(status="pending", claimed_until=None)
+        # A retried delivery gets a fresh retry window (NOTIFY_RETRY_FOR_SECONDS from now).
+        queryset.filter(status="failed").update(status="pending", claimed_until=None, created_at=timezone.now())
         for update_id in update_ids:
             deliver_update.delay(update_id)
         self.message_user(request, f"Re-queued deliveries of {len(update_ids)} update(s).")
+
+
+@admin.register(ChatDelivery)
+class ChatDeliveryAdmin(ReadOnlyAdmin):
+    """Incident events per chat channel or webhook; failed ones are listed and retryable like emails."""
+
+    list_display = ["channel", "ticket", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "channel"]
+    search_fields = ["update__incident__ticket", "channel__name"]
+    list_select_related = ["update__incident", "channel"]
+    actions = ["retry"]
+
+    @admin.display(description="Ticket")
+    def ticket(self, obj):
+        return obj.update.incident.ticket
+
+    @admin.action(description="Retry the selected failed chat deliveries")
+    def retry(self, request, queryset):
+        from .tasks import post_incident_event
+
+        failed = queryset.filter(status="failed")
+        update_ids = set(failed.values_list("update_id", flat=True))
+        failed.update(status="pending", claimed_until=None, created_at=timezone.now())
+        for update_id in update_ids:
+            post_incident_event.delay(update_id)
+        self.message_user(request, f"Re-queued chat deliveries of {len(update_ids)} update(s).")
 
 
 @admin.register(ChatChannel)

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Severity(models.IntegerChoices):
@@ -43,4 +44,17 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class Visibility(models.TextChoices):
+    """Who reads an update: ``public`` is emailed and on ``/status/``; ``internal`` is for signed-in users only."""
+
+    PUBLIC = "public", _("Public")
+    INTERNAL = "internal", _("Internal note")
+
+
 TICKET_PREFIX = "INC-"
+
+# Size limits of text fields (characters), the same for forms, API and imports. A 10 MB
+# description once made a 21.8 MB email per recipient; these keep an email under ~100 kB.
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 20_000
+MESSAGE_MAX_LENGTH = 10_000

@@ -9,10 +9,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from config.roles import ENGINEER
 
-from .choices import OPEN_STATUSES, Severity, Status
+from .choices import (
+    DESCRIPTION_MAX_LENGTH,
+    MESSAGE_MAX_LENGTH,
+    OPEN_STATUSES,
+    TITLE_MAX_LENGTH,
+    Severity,
+    Status,
+    Visibility,
+)
 from .models import Service
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -55,12 +64,14 @@ class _Crispy(forms.Form):
 class IncidentForm(_Crispy):
     submit_label = "Open incident"
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.MINOR)
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=DESCRIPTION_MAX_LENGTH
+    )
     engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
     started_at = forms.DateTimeField(
         widget=DATETIME_WIDGET, required=False, help_text="When impact began (local time); empty means now."
@@ -76,7 +87,21 @@ class IncidentForm(_Crispy):
 class UpdateForm(_Crispy):
     submit_label = "Post update"
 
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=MESSAGE_MAX_LENGTH)
+    visibility = forms.ChoiceField(
+        choices=Visibility.choices,
+        initial=Visibility.PUBLIC,
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("Who sees it"),
+        help_text=_("An internal note is for signed-in users only: never emailed, never on the status page."),
+    )
+    notify = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Email the affected parties"),
+        help_text=_("Untick for a small change nobody needs to hear about. Internal notes are never emailed."),
+    )
     status = forms.ChoiceField(choices=[(s.value, s.label) for s in OPEN_STATUSES])
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
     effective_at = forms.DateTimeField(
@@ -93,15 +118,20 @@ class EditForm(_Crispy):
 
     submit_label = "Save changes"
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH)
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.filter(is_active=True), widget=forms.CheckboxSelectMultiple
     )
     engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
     external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=DESCRIPTION_MAX_LENGTH
+    )
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Note for the log (optional)"
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Note for the log (optional)",
+        max_length=MESSAGE_MAX_LENGTH,
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -115,11 +145,13 @@ class CorrectionForm(_Crispy):
 
     submit_label = "Save correction"
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH)
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple)
     engineer = UserChoiceField(queryset=None, required=False, help_text="Responsible engineer")
     external_url = forms.URLField(required=False, label="External ticket link", assume_scheme="https", max_length=500)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_LENGTH
+    )
     started_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact began (local time)")
     resolved_at = forms.DateTimeField(widget=DATETIME_WIDGET, label="Impact ended (local time)")
     severity = forms.TypedChoiceField(
@@ -148,7 +180,10 @@ class CloseForm(_Crispy):
     submit_label = "Close incident"
 
     message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), label="Resolution", help_text="What fixed it. Required."
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Resolution",
+        help_text="What fixed it. Required.",
+        max_length=MESSAGE_MAX_LENGTH,
     )
     resolved_at = forms.DateTimeField(
         widget=DATETIME_WIDGET, required=False, help_text="When impact ended (local time); empty means now."
@@ -159,7 +194,9 @@ class CloseForm(_Crispy):
 class ReopenForm(_Crispy):
     submit_label = "Reopen incident"
 
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why reopen?")
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="Why reopen?", max_length=MESSAGE_MAX_LENGTH
+    )
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
     version = forms.IntegerField(widget=forms.HiddenInput)
 

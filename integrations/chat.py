@@ -7,15 +7,26 @@ clients. A channel is an Apprise URL, e.g. ``slack://T000/B000/XXXX``,
 
 import apprise
 
+from . import webhooks
+
 
 class ChatError(Exception):
     pass
 
 
-def chat_send(urls: list[str], *, title: str, body: str) -> None:
-    """Post one message to every URL; raise ``ChatError`` naming those that failed."""
+def chat_send(urls: list[str], *, title: str, body: str, secrets: dict[str, str] | None = None) -> None:
+    """Post one message to every URL; raise ``ChatError`` naming those that failed.
+
+    An http(s) URL is an outbound webhook: it gets ``{"title", "body"}`` as JSON, signed with
+    ``secrets[url]`` when given."""
     failed = []
     for url in urls:
+        if is_webhook(url):
+            try:
+                webhooks.webhook_post(url, secret=(secrets or {}).get(url, ""), payload={"title": title, "body": body})
+            except webhooks.WebhookError as exc:
+                failed.append(str(exc))
+            continue
         client = apprise.Apprise()
         if not client.add(url):
             failed.append(f"{_redact(url)} (not a valid Apprise URL)")
@@ -26,8 +37,28 @@ def chat_send(urls: list[str], *, title: str, body: str) -> None:
         raise ChatError("Chat delivery failed for: " + ", ".join(failed))
 
 
+def channel_send(url: str, *, title: str, body: str, secret: str = "", payload: dict | None = None, event: str = "",
+                 delivery_id: str = "") -> None:  # fmt: skip
+    """Post one event to one channel: an http(s) URL is an outbound webhook (signed JSON of
+    ``payload``), anything else an Apprise URL (``title`` and ``body``). Raises ``ChatError``."""
+    if is_webhook(url):
+        try:
+            webhooks.webhook_post(
+                url, secret=secret, payload=payload or {"title": title, "body": body}, delivery_id=delivery_id,
+                event=event,
+            )  # fmt: skip
+        except webhooks.WebhookError as exc:
+            raise ChatError(str(exc)) from exc
+        return
+    chat_send([url], title=title, body=body)  # an Apprise URL
+
+
+def is_webhook(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def chat_url_is_valid(url: str) -> bool:
-    return apprise.Apprise().add(url)
+    return is_webhook(url) or apprise.Apprise().add(url)
 
 
 def _redact(url: str) -> str:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from incidents import notifications as mail
@@ -77,6 +78,7 @@ def render_event(maintenance: Maintenance, event: str) -> dict[str, str]:
     }
     return {
         "subject": subject,
+        "service_ids": [s.pk for s in context["services"]],
         "text": render_to_string("emails/maintenance_event.txt", context),
         "html": render_to_string("emails/maintenance_event.html", context),
     }
@@ -87,19 +89,28 @@ def build_message(
 ) -> EmailMultiAlternatives:
     """One recipient's message; its Message-ID comes from the delivery row, so a resend
     after a crash is the same message."""
+    link = mail.unsubscribe_url(mail.unsubscribe_token(email, service_ids=rendered["service_ids"]))
+    thread = f"<maintenance.{maintenance.pk}@{mail.mail_domain()}>"
     message = EmailMultiAlternatives(
-        subject=rendered["subject"],
-        body=rendered["text"],
+        subject=mail.header_safe(rendered["subject"]),
+        body=rendered["text"] + "\n" + _("Unsubscribe: %(url)s") % {"url": link} + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email],
         connection=connection,
         headers={
             "Message-ID": f"<beacon.maintenance.{delivery_id}@{mail.mail_domain()}>",
             "X-Beacon-Maintenance": str(maintenance.pk),
-            "X-Beacon-Event": event,
+            "X-Beacon-Event": mail.header_safe(event),
+            # All emails about one maintenance thread together, like an incident's.
+            "References": thread,
+            "In-Reply-To": thread,
+            **mail.unsubscribe_headers(link),
         },
     )
-    message.attach_alternative(rendered["html"], "text/html")
+    label = escape(_("Unsubscribe from these services"))
+    footer = f'<p style="color:#6c757d;font-size:12px"><a href="{escape(link)}">{label}</a></p></body>'
+
+    message.attach_alternative(rendered["html"].replace("</body>", footer, 1), "text/html")
     return message
 
 

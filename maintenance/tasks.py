@@ -1,30 +1,27 @@
 """Thin tasks: take ids, call a service. Retries and backoff are declared here."""
 
 from celery import shared_task
-from django.conf import settings
+
+from incidents import notifications as mail
 
 from . import notifications, services
+from .models import MaintenanceDelivery
 
 
 class DeliveryIncomplete(Exception):
     """Some emails of a maintenance event could not be sent yet."""
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(DeliveryIncomplete,),
-    retry_backoff=True,
-    retry_backoff_max=settings.NOTIFY_RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=settings.NOTIFY_MAX_RETRIES,
-)
+@shared_task(bind=True, max_retries=None, acks_late=True)
 def deliver_maintenance(self, maintenance_id: int, event: str) -> int:
+    """Send an event's pending emails; retried with capped backoff until ``NOTIFY_RETRY_FOR_SECONDS``
+    (the same rule as incident emails, ``incidents.notifications.retry_or_fail``)."""
     sent, errors = notifications.deliveries_send(maintenance_id, event)
     if errors:
-        if self.request.retries >= self.max_retries:
-            notifications.deliveries_fail(maintenance_id, event, "Gave up after retries: " + "; ".join(errors[:5]))
-            return sent
-        raise DeliveryIncomplete("; ".join(errors[:5]))
+        rows = MaintenanceDelivery.objects.filter(maintenance_id=maintenance_id, event=event)
+        delay = mail.retry_or_fail(rows)
+        if delay is not None:
+            raise self.retry(countdown=delay, exc=DeliveryIncomplete("; ".join(errors[:5])))
     return sent
 
 

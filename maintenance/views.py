@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from config.roles import READ_MAINTENANCE, WRITE_MAINTENANCE, RoleRequiredMixin, has_role
+from config.roles import can
 from incidents.views import apply_errors
 
 from . import forms, selectors, services
@@ -30,14 +30,12 @@ def _same_minute(a, b) -> bool:
     return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
 
 
-class _Read(RoleRequiredMixin, View):
-    roles = READ_MAINTENANCE
-    allow_staff = True
+class _Read(View):
+    """Readers of planned maintenance (rule: config.access)."""
 
 
-class _Write(RoleRequiredMixin, View):
-    roles = WRITE_MAINTENANCE
-    allow_staff = True
+class _Write(View):
+    """Writers of planned maintenance (rule: config.access)."""
 
 
 class MaintenanceListView(_Read):
@@ -60,7 +58,7 @@ class MaintenanceListView(_Read):
                 "page": page,
                 "status": status,
                 "statuses": MaintenanceStatus.choices,
-                "can_write": has_role(request.user, WRITE_MAINTENANCE, allow_staff=True),
+                "can_write": can(request.user, "maintenance", write=True),
             },
         )
 
@@ -74,7 +72,7 @@ class MaintenanceDetailView(_Read):
             {
                 "maintenance": maintenance,
                 "deliveries": maintenance.deliveries.order_by("event", "email"),
-                "can_write": has_role(request.user, WRITE_MAINTENANCE, allow_staff=True),
+                "can_write": can(request.user, "maintenance", write=True),
             },
         )
 

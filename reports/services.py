@@ -22,6 +22,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.choices import Action
+from audit.services import audit_record
+
 from . import formatting, selectors
 from .choices import Trigger
 from .models import MonthlyReport, ReportEmail
@@ -86,6 +89,12 @@ def report_generate(
             row.pdf.delete(save=False)
             continue
         logger.info("Stored %s (%s bytes, sha256 %s)", row, row.size, digest)
+        audit_record(
+            action=Action.REPORT_GENERATE,
+            actor=row.generated_by,
+            target=row,
+            summary=f"version {version} ({trigger}), sha256 {digest}",
+        )
         return row
     raise RuntimeError(f"Could not store a new version of the {month} report; try again.")
 
@@ -174,13 +183,20 @@ def report_email(*, report: MonthlyReport, recipients: list[str] | None = None, 
     message.attach_alternative(render_to_string("reports/email.html", context), "text/html")
     message.attach(report.filename, data, "application/pdf")
     message.send(fail_silently=False)
-    return ReportEmail.objects.create(
+    sent = ReportEmail.objects.create(
         report=report,
         recipients=to,
         sha256=sha256_of(data),
         sent_at=timezone.now(),
         sent_by=by if getattr(by, "pk", None) else None,
     )
+    audit_record(
+        action=Action.REPORT_EMAIL,
+        actor=sent.sent_by,
+        target=report,
+        summary=f"to {', '.join(to)}",
+    )
+    return sent
 
 
 def scheduled_report_due(*, now: datetime | None = None) -> Month | None:

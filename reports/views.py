@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from config.roles import READ_REPORTS, RoleRequiredMixin, has_role
+from audit.choices import Action
+from audit.services import audit_record
 
 from . import selectors, services
 from .choices import Trigger
@@ -21,21 +22,8 @@ from .pdf import report_context
 from .uptime import BadMonth, Month
 
 
-def can_read_reports(user) -> bool:
-    """Engineers and leadership read reports; staff too, since they run Beacon."""
-    return has_role(user, READ_REPORTS) or (user.is_authenticated and user.is_staff)
-
-
-class ReportAccessMixin(RoleRequiredMixin):
-    roles = READ_REPORTS
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not can_read_reports(request.user):
-            raise PermissionDenied("Monthly reports are for engineers and leadership.")
-        # Skip RoleRequiredMixin's own check (staff may pass here without a group).
-        return super(RoleRequiredMixin, self).dispatch(request, *args, **kwargs)
+class ReportAccessMixin:
+    """Report pages; who may read them is the ``read_reports`` rule (config.access)."""
 
 
 def month_or_404(text: str) -> Month:
@@ -106,11 +94,12 @@ def _queue_email(request, version: MonthlyReport):
     return redirect("reports:detail", month=version.month_key)
 
 
-def _pdf_response(version: MonthlyReport) -> HttpResponse:
+def _pdf_response(request, version: MonthlyReport) -> HttpResponse:
     try:
         data = services.report_bytes(version)
     except FileNotFoundError:
         raise Http404(f"The stored file of {version} is missing; generate a new version.") from None
+    audit_record(action=Action.REPORT_DOWNLOAD, target=version, summary="PDF", request=request)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{version.filename}"'
     response["X-Checksum-SHA256"] = version.sha256
@@ -125,7 +114,7 @@ class ReportPdfView(ReportAccessMixin, View):
         version = selectors.latest_version(month_obj) or services.report_generate(
             month=month_obj, by=request.user, trigger=Trigger.DOWNLOAD, only_if_missing=True
         )
-        return _pdf_response(version)
+        return _pdf_response(request, version)
 
 
 class ReportVersionPdfView(ReportAccessMixin, View):
@@ -134,7 +123,7 @@ class ReportVersionPdfView(ReportAccessMixin, View):
         row = MonthlyReport.objects.filter(month=month_obj.first_day, version=version).first()
         if row is None:
             raise Http404(f"There is no version {version} of the {month_obj.label} report.")
-        return _pdf_response(row)
+        return _pdf_response(request, row)
 
 
 SERVICE_COLUMNS = [
@@ -162,6 +151,10 @@ class ReportCsvView(ReportAccessMixin, View):
     def get(self, request, month: str):
         month_obj = month_or_404(month)
         report = selectors.monthly_report(month=month_obj)
+        audit_record(
+            action=Action.REPORT_DOWNLOAD, object_type="reports.MonthlyReport", object_repr=f"{month_obj} report",
+            summary="CSV", request=request,
+        )  # fmt: skip
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="beacon-availability-{month_obj}.csv"'
         writer = csv.writer(response)

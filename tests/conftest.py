@@ -100,6 +100,13 @@ def services(db):
     return {"web": web, "payments": pay}
 
 
+def api_key(user, name: str = "test", expires_days: int | None = None) -> str:
+    """A new API token of ``user`` (Beacon's hashed tokens); returns the key to send."""
+    from accounts.services import token_create
+
+    return token_create(user=user, name=name, expires_days=expires_days)[1]
+
+
 def login(client, user):
     client.force_login(user)
     return client
@@ -241,6 +248,13 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+# Passed through to the worker process; nothing else of the test's environment is.
+WORKER_ENV_ALLOWED = (
+    "PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "REDIS_URL", "CI",
+    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG",
+)  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def celery_queue():
     return f"beacon-test-{os.getpid()}"
@@ -253,17 +267,23 @@ def worker_env(django_db_setup, django_db_blocker, smtp_server, celery_queue):
     app.conf.task_default_queue = celery_queue
     with django_db_blocker.unblock():
         url = _database_url()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-        "CELERY_QUEUE": celery_queue,
-        "NOTIFY_LEASE_SECONDS": "3",
-        "NOTIFY_RETRY_BACKOFF_MAX": "4",
-        "SITE_URL": "http://beacon.test",
-        "BEACON_VAR_DIR": str(Path(settings.BROKER_DIR).parent),
-    }
+    # Only what the worker needs: the test process's own secrets and tokens stay out.
+    env = {name: os.environ[name] for name in WORKER_ENV_ALLOWED if name in os.environ}
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_server.port),
+            "CELERY_QUEUE": celery_queue,
+            "NOTIFY_LEASE_SECONDS": "3",
+            # Shortened retries: an outage of seconds stands for one of hours.
+            "NOTIFY_RETRY_BACKOFF_BASE": "0.2",
+            "NOTIFY_RETRY_BACKOFF_MAX": "1",
+            "NOTIFY_BATCH_SIZE": "200",  # so a few hundred recipients fan out into batches
+            "SITE_URL": "http://beacon.test",
+            "BEACON_VAR_DIR": str(Path(settings.BROKER_DIR).parent),
+        }
+    )
     return env
 
 
@@ -279,10 +299,53 @@ def celery_worker_process(worker_env):
 def worker(celery_worker_process, transactional_db, mailbox, settings):
     """A running worker; the test's writes are committed so the worker sees them."""
     settings.NOTIFY_LEASE_SECONDS = 3
+    settings.NOTIFY_RETRY_BACKOFF_BASE = 0.2
+    settings.NOTIFY_RETRY_BACKOFF_MAX = 1
     settings.SITE_URL = "http://beacon.test"
     if celery_worker_process.proc.poll() is not None:
         celery_worker_process.start()
     return celery_worker_process
+
+
+def work_left() -> dict[str, int]:
+    """What the worker still has to do: deliveries pending or claimed, updates whose
+    recipients are not written yet, and messages in its broker queue."""
+    from config.celery import app
+    from incidents.models import ChatDelivery, Delivery, IncidentUpdate
+    from maintenance.models import MaintenanceDelivery
+
+    left = {
+        "emails pending": Delivery.objects.filter(status="pending").count(),
+        "maintenance emails pending": MaintenanceDelivery.objects.filter(status="pending").count(),
+        "chat posts pending": ChatDelivery.objects.filter(status="pending").count(),
+        "recipients not written": IncidentUpdate.objects.filter(notify=True, recipients_at__isnull=True).count(),
+    }
+    with app.connection_for_write() as conn:
+        try:
+            left["queued tasks"] = conn.default_channel.queue_declare(
+                app.conf.task_default_queue, passive=True
+            ).message_count
+        except Exception:  # noqa: BLE001 - a queue never declared holds nothing
+            left["queued tasks"] = 0
+    return {name: count for name, count in left.items() if count}
+
+
+def wait_idle(timeout: float = 60.0) -> None:
+    """Wait until the worker has nothing left (``work_left`` empty twice in a row, 0.2 s apart).
+
+    Exactly-once assertions count after this, never after a fixed pause: a late duplicate
+    can only come from a pending row or a queued task, and both are checked.
+    """
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    left: dict = {}
+    while time.monotonic() < deadline:
+        left = work_left()
+        quiet = quiet + 1 if not left else 0
+        if quiet >= 2:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the worker was still busy after {timeout}s: {left}")
 
 
 def wait_until(predicate, timeout=30.0, interval=0.1, message="condition"):

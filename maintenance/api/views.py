@@ -4,7 +4,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from config.api import Conflict
-from config.roles import READ_MAINTENANCE, WRITE_MAINTENANCE, role_permission
 
 from .. import selectors, services
 from ..models import Maintenance
@@ -14,7 +13,6 @@ from . import serializers as s
 class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Planned maintenance by id. Writes go through the same services as the pages."""
 
-    permission_classes = [role_permission(*READ_MAINTENANCE, write_roles=WRITE_MAINTENANCE, allow_staff=True)]
     serializer_class = s.MaintenanceReadSerializer
     filter_backends: list = []
     lookup_value_regex = r"[0-9]+"

@@ -134,7 +134,7 @@ def digest_send(
         channels = channels.filter(pk__in=channel_ids)
     for channel in channels:
         try:
-            chat_send([channel.url], title=digest.title, body=digest.body)
+            chat_send([channel.url], title=digest.title, body=digest.body, secrets={channel.url: channel.secret})
         except ChatError as exc:
             log.warning("metrics digest to chat channel %s failed: %s", channel.name, exc)
             delivery.failed[channel.pk] = str(exc)

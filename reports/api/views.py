@@ -4,8 +4,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.roles import READ_REPORTS, role_permission
-
 from .. import selectors
 from ..uptime import BadMonth, Month
 
@@ -15,8 +13,6 @@ class UptimeView(APIView):
 
     ``month`` defaults to the last complete month in ``REPORT_TIME_ZONE``.
     """
-
-    permission_classes = [role_permission(*READ_REPORTS)]
 
     @extend_schema(
         parameters=[OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM (default: last month)")],

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from automation.models import Execution
+from tests.conftest import api_key
 
 from .conftest import make_job
 
@@ -114,12 +115,11 @@ def test_only_engineers_may_push_executions(request, persona):
 
 
 def test_an_api_token_works_for_a_job_step(engineer_user):
-    from rest_framework.authtoken.models import Token
 
     make_job("job-1")
-    token = Token.objects.create(user=engineer_user)
+    token_key = api_key(engineer_user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_key}")
     assert client.post(URL, row(), format="json").status_code == 201
 
 

@@ -6,7 +6,8 @@ from urllib.parse import urlencode
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+
+from tests.conftest import api_key
 
 pytestmark = pytest.mark.django_db
 
@@ -188,6 +189,6 @@ def test_every_role_may_read_the_timeline(client, request, persona):
 
 
 def test_scripts_read_the_timeline_with_a_token(client, engineer_user):
-    token = Token.objects.create(user=engineer_user)
-    response = client.get("/api/v1/timeline/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token_key = api_key(engineer_user)
+    response = client.get("/api/v1/timeline/", HTTP_AUTHORIZATION=f"Token {token_key}")
     assert response.status_code == 200

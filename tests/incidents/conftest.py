@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import services as svc
 from incidents.models import Delivery, Incident, IncidentUpdate
+from tests.conftest import api_key
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def api():
 
     def as_user(user, *, token=True):
         if token:
-            key = Token.objects.get_or_create(user=user)[0].key
+            key = api_key(user)
             client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         else:
             client.force_login(user)

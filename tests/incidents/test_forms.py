@@ -140,7 +140,13 @@ def test_the_detail_page_is_reachable_with_a_lower_case_ticket(desk, incident):
 def test_posting_an_update_changes_status_and_severity_and_shows_it_in_the_log(desk, incident, helpdesk_user):
     form = desk.get(f"/incidents/{incident.ticket}/update/")
     assert form.status_code == 200
-    assert form.context["form"].initial == {"version": 1, "status": "investigating", "severity": 2}
+    assert form.context["form"].initial == {
+        "version": 1,
+        "status": "investigating",
+        "severity": 2,
+        "notify": True,
+        "visibility": "public",
+    }
     response = desk.post(
         f"/incidents/{incident.ticket}/update/",
         {"message": "Root cause found: bad deploy.", "status": "identified", "severity": "1", "version": "1"},

@@ -6,10 +6,10 @@ admins may write. A refused write leaves nothing behind.
 """
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import services as svc
+from tests.conftest import api_key
 from tests.incidents.conftest import counts
 
 PERSONAS = ["anonymous", "outsider", "helpdesk_user", "engineer_user", "leader_user", "admin_user"]
@@ -84,7 +84,7 @@ def test_incident_api_calls_let_in_exactly_the_right_roles(request, tickets, who
     client = APIClient()
     user = persona(request, who)
     if user:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
     before = counts()
     response = getattr(client, method)(path.format(**tickets), {}, format="json")
     allowed = READERS if (method, path) in API_READS else WRITERS

@@ -4,11 +4,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from incidents.models import Incident, IncidentUpdate
 from intake.models import WebhookEvent
-from tests.conftest import login
+from tests.conftest import api_key, login
 
 from .conftest import T0, event, incident_data, post_event, sign
 
@@ -67,9 +66,11 @@ def test_a_beacon_login_or_token_is_no_substitute_for_the_signature(client, webh
     payload = event("incident.triggered", incident_data(), event_id="ev-1")
     login(client, engineer_user)
     assert post_event(client, payload, signature="").status_code == 401
-    token = Token.objects.create(user=engineer_user)
     response = client.post(
-        URL, data=json.dumps(payload), content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}"
+        URL,
+        data=json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {api_key(engineer_user)}",
     )
     assert response.status_code == 401 and counts() == (0, 0, 0)
 

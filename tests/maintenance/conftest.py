@@ -4,11 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from maintenance import services as svc
 from maintenance.models import Maintenance, MaintenanceDelivery
+from tests.conftest import api_key
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def api():
     client = APIClient()
 
     def as_user(user):
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
         return client
 
     client.as_user = as_user

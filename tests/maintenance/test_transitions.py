@@ -14,13 +14,14 @@ from django.utils import timezone
 from maintenance import services as svc
 from maintenance.models import Maintenance, MaintenanceDelivery
 from maintenance.tasks import advance_maintenance
-from tests.conftest import wait_until
+from tests.conftest import wait_idle, wait_until
 
 WEB = {"oncall-web@example.com", "support-web@example.com"}
 
 
 def idle(expected_rows: int):
-    """Wait until ``expected_rows`` delivery rows exist and none is pending."""
+    """Wait until ``expected_rows`` delivery rows exist, none is pending and the worker's
+    queue is drained (``wait_idle``)."""
     wait_until(
         lambda: (
             MaintenanceDelivery.objects.count() == expected_rows
@@ -28,6 +29,7 @@ def idle(expected_rows: int):
         ),
         message=f"{expected_rows} maintenance emails sent",
     )
+    wait_idle()
     assert set(MaintenanceDelivery.objects.values_list("status", flat=True)) == {"sent"}
 
 

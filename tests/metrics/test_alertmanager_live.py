@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
 from incidents.models import Incident
-from tests.conftest import IN_CI, _user, free_port, wait_until
+from tests.conftest import IN_CI, _user, api_key, free_port, wait_until
 
 pytestmark = pytest.mark.alerting
 
@@ -75,7 +74,7 @@ class Process:
 @pytest.fixture
 def beacon_token(live_server):
     """The API token Alertmanager sends; its user may file incidents (help desk role)."""
-    return Token.objects.create(user=_user("alertmanager-bot", "helpdesk")).key
+    return api_key(_user("alertmanager-bot", "helpdesk"))
 
 
 @pytest.fixture

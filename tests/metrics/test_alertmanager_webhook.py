@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Delivery, Incident, IncidentUpdate, Service
 from metrics.models import AlertGroup
-from tests.conftest import _user
+from tests.conftest import _user, api_key
 
 URL = "/api/v1/integrations/alertmanager/"
 GROUP = '{}/{severity=~"critical|warning"}:{alertname="HighErrorRate"}'
@@ -75,7 +74,7 @@ def robot(db):
 @pytest.fixture
 def api(robot):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=robot).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(robot)}")
     return client
 
 
@@ -268,13 +267,13 @@ def test_a_link_that_is_not_http_is_dropped(api, services):
 @pytest.mark.parametrize("keyword", ["Bearer", "Token", "bearer"])
 def test_both_token_keywords_are_accepted(robot, services, keyword):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"{keyword} {Token.objects.create(user=robot).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"{keyword} {api_key(robot)}")
     assert post(client, payload()).status_code == 200
 
 
 def test_bearer_works_on_the_rest_of_the_api_too(engineer_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=engineer_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(engineer_user)}")
     assert client.get("/api/v1/metrics/series/").status_code == 200
 
 
@@ -301,7 +300,7 @@ def test_a_session_login_is_not_enough(client, helpdesk_user, services):
 
 def test_a_token_without_a_role_that_may_file_incidents_is_403(leader_user, services):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=leader_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(leader_user)}")
     assert post(client, payload()).status_code == 403
     assert not Incident.objects.exists()
 

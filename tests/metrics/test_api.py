@@ -2,7 +2,7 @@ import pytest
 from django.utils import timezone
 
 from metrics.models import MetricSample
-from tests.conftest import login
+from tests.conftest import api_key, login
 
 from .conftest import make_series, make_source
 
@@ -119,10 +119,9 @@ def test_too_many_rows_in_one_request_are_refused(client, series, engineer_user,
 
 
 def test_token_authentication_works_for_pushers(client, series, engineer_user):
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.create(user=engineer_user)
-    response = client.post(URL, rows(1), content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}")
+    token_key = api_key(engineer_user)
+    response = client.post(URL, rows(1), content_type="application/json", HTTP_AUTHORIZATION=f"Token {token_key}")
     assert response.status_code == 200
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
+from audit.services import audit_record
 from batches import services
 
 KNOWN = {
@@ -90,6 +91,12 @@ class Command(BaseCommand):
             if chunk:
                 self._flush(chunk)
         services.client_stats_refresh(client_ids=self.client_ids)
+        audit_record(
+            action="import",
+            object_type="batch runs CSV",
+            object_repr=str(file),
+            summary=f"{self.created} new, {self.updated} updated, {self.unchanged} unchanged, {self.bad} bad row(s)",
+        )
         self.stdout.write(
             f"Imported {self.created + self.updated + self.unchanged} run(s): {self.created} new, "
             f"{self.updated} updated, {self.unchanged} unchanged; {self.bad} bad row(s) skipped."

@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
+from audit.services import audit_record
 from config.api import http_url
 from incidents import postmortems
 from incidents import services as incident_services
@@ -430,6 +431,13 @@ class Command(BaseCommand):
                 f"{counts['postmortems']} postmortems; {export.repaired} repaired, {export.skipped} skipped, "
                 f"{counts['maintenances']} new planned maintenance of {len(export.maintenances)} in the file."
             )
+        )
+        audit_record(
+            action="import",
+            object_type="statuspage",
+            object_repr=str(file),
+            summary=f"Statuspage {export.page_name}: {counts['incidents']} new incidents, {export.skipped} skipped",
+            changes={key: [None, value] for key, value in counts.items()},
         )
         if export.skipped:
             raise CommandError(
