@@ -45,8 +45,8 @@ def _seed(incidents: int) -> tuple[list[str], list[str], list[str]]:
     from django.contrib.auth.models import Group, User
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import token_create
     from incidents import services as incident_services
     from incidents.models import Incident, Service, Subscriber
 
@@ -58,7 +58,7 @@ def _seed(incidents: int) -> tuple[list[str], list[str], list[str]]:
     for n in range(8):
         user, _ = User.objects.get_or_create(username=f"load-{n}", defaults={"email": f"load-{n}@example.com"})
         user.groups.add(Group.objects.get_or_create(name="engineer" if n % 2 else "helpdesk")[0])
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        tokens.append(token_create(user=user, name="load test")[1])
         store = SessionStore()
         store["_auth_user_id"] = str(user.pk)
         store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,7 +28,14 @@ class SampleIngestView(APIView):
         responses={200: s.SampleIngestResultSerializer, 400: BulkErrorSerializer},
     )
     def post(self, request):
-        result = services.samples_ingest(rows=_read_json(request))
+        rows = _read_json(request)
+        # Problems with the request as a whole are {"detail"}, like the other bulk APIs.
+        limit = settings.METRICS_INGEST_MAX_ROWS
+        if not isinstance(rows, list):
+            return Response({"detail": 'Send a JSON list of {"series", "ts", "value"} objects.'}, status=400)
+        if len(rows) > limit:
+            return Response({"detail": f"At most {limit} rows per request; got {len(rows)}."}, status=400)
+        result = services.samples_ingest(rows=rows)
         return Response({"received": result.received, "stored": result.stored})
 
 
@@ -84,5 +92,5 @@ def _read_json(request):
     ``METRICS_INGEST_MAX_BYTES`` (413 beyond) and parses it with the API's strict rules.
     """
     if not request._request.content_type.startswith("application/json"):
-        raise ValidationError({"non_field_errors": ["Send the samples as application/json."]})
+        raise UnsupportedMediaType(request._request.content_type, "Send the samples as application/json.")
     return json_loads_strict(read_body(request, settings.METRICS_INGEST_MAX_BYTES))

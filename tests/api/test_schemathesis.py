@@ -20,7 +20,6 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -28,6 +27,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from accounts.services import token_create
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
@@ -40,7 +41,7 @@ def _tokens():
         user = User.objects.create_user(f"st-{role or 'admin'}", password="x", is_superuser=role is None)
         if role:
             user.groups.add(Group.objects.get_or_create(name=role)[0])
-        tokens[role or "admin"] = Token.objects.create(user=user).key
+        tokens[role or "admin"] = token_create(user=user, name="schemathesis")[1]
     return tokens
 
 

@@ -100,7 +100,7 @@ def test_a_body_that_is_not_a_list_is_refused(client, series, engineer_user):
     login(client, engineer_user)
     response = client.post(URL, {"series": "web-5xx"}, content_type="application/json")
     assert response.status_code == 400
-    assert "JSON list" in response.json()["non_field_errors"][0]
+    assert "JSON list" in response.json()["detail"]
 
 
 def test_malformed_json_is_a_400(client, series, engineer_user):
@@ -114,7 +114,7 @@ def test_too_many_rows_in_one_request_are_refused(client, series, engineer_user,
     login(client, engineer_user)
     response = client.post(URL, rows(4), content_type="application/json")
     assert response.status_code == 400
-    assert "At most 3 rows" in response.json()["non_field_errors"][0]
+    assert "At most 3 rows" in response.json()["detail"]
     assert not MetricSample.objects.exists()
 
 
