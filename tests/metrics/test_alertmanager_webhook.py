@@ -111,6 +111,11 @@ def test_a_firing_alert_opens_an_incident_that_says_where_it_came_from(
     assert abs((incident.started_at - starts).total_seconds()) < 0.001
     assert incident.reported_by == robot
     # Subscribers hear about it like a typed incident: deliveries recorded, sending queued on commit.
+    # The worker writes one delivery row per recipient of the opening update (expansion
+    # left the request); run that step as the worker would.
+    from incidents.notifications import recipients_expand
+
+    recipients_expand(incident.updates.get().pk)
     assert sorted(Delivery.objects.values_list("email", flat=True)) == [
         "oncall-web@example.com",
         "support-web@example.com",
