@@ -251,7 +251,9 @@ def _database_url() -> str:
 # Passed through to the worker process; nothing else of the test's environment is.
 WORKER_ENV_ALLOWED = (
     "PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "REDIS_URL", "CI",
-    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG",
+    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "TIME_ZONE", "REPORT_TIME_ZONE",
+    # CI's faked-clock pass (libfaketime): the worker must run on the same shifted clock.
+    "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE",
 )  # fmt: skip
 
 
