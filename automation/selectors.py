@@ -193,3 +193,8 @@ def last_import() -> ImportRun | None:
 def period_bounds(period: str, *, now: datetime) -> tuple[datetime, datetime]:
     """Start and end of a preset period ending now."""
     return now - PERIOD_LENGTHS[Period(period)], now
+
+
+# Public names for the read API (the same expressions the dashboard aggregates with).
+hours_saved_expression = _hours_expr
+aggregates = _aggregates

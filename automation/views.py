@@ -1,12 +1,12 @@
 """Automation ROI pages: thin views over ``selectors``."""
 
-import csv
-
 from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import View
+
+from config import spreadsheet
 
 from . import selectors
 from .choices import Period
@@ -66,7 +66,7 @@ class AutomationExportView(View):
         stamp = f"{timezone.localtime(start):%Y%m%d-%H%M}_{timezone.localtime(end):%Y%m%d-%H%M}"
         name = f"automation-{'tags' if by_tag else 'jobs'}_{stamp}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        writer = csv.writer(response)
+        writer = spreadsheet.writer(response)
         common = ["runs", "succeeded", "success_rate_percent", "avg_run_seconds", "hours_saved", "money_saved"]
         if by_tag:
             writer.writerow(["tag", "jobs", *common])

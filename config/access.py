@@ -55,6 +55,8 @@ URL_RULES: dict[str, str] = {
     "reports:version-pdf": "read_reports",
     "reports:generate": "read_reports",
     "reports:email": "read_reports",
+    "reports:approve": "read_reports",
+    "reports:job": "read_reports",
     "api-uptime": "read_reports",
     # Operations: metrics, batches, automation.
     "metrics:overview": "operations",
@@ -66,6 +68,7 @@ URL_RULES: dict[str, str] = {
     "automation:dashboard": "operations",
     "automation:export": "operations",
     "api-automation-executions": "operations",
+    "api-automation-roi": "operations",
     # Planned maintenance.
     "maintenance:list": "maintenance",
     "maintenance:detail": "maintenance",

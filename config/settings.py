@@ -289,6 +289,16 @@ NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Shared cache (report previews): Redis when configured, so every web process reuses one
+# computation; otherwise each process keeps its own in memory.
+if REDIS_URL and "CACHES" not in globals():
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "beacon",
+        }  # fmt: skip
+    }
 BROKER_DIR = VAR_DIR / "broker"
 # A task taken by a worker that dies unacknowledged (acks late) goes back to the queue after
 # the broker's visibility timeout: Redis's default is an hour; Beacon's is the notification
@@ -380,6 +390,16 @@ if env_bool("REPORT_SCHEDULE_ENABLED", True):
         "task": "reports.tasks.monthly_report_due",
         "schedule": _crontab(minute=REPORT_SCHEDULE_MINUTE),
     }
+# Review before sending: the scheduled report is stored as a draft, REPORT_REVIEWERS (default:
+# leadership members with an email address) are told, and it is emailed once one approves it.
+REPORT_REVIEW_REQUIRED = env_bool("REPORT_REVIEW_REQUIRED", False)
+REPORT_REVIEWERS = env_list("REPORT_REVIEWERS")
+# On the 1st of January, April, July and October the schedule also sends last quarter.
+REPORT_QUARTERLY = env_bool("REPORT_QUARTERLY", False)
+# Paper of the PDF: A4 (default) or letter.
+REPORT_PAPER_SIZE = env_str("REPORT_PAPER_SIZE", "A4").lower()
+if REPORT_PAPER_SIZE not in ("a4", "letter"):
+    raise ImproperlyConfigured("REPORT_PAPER_SIZE must be A4 or letter")
 # WeasyPrint narrates every layout step at INFO; keep its warnings only.
 LOGGING["loggers"].update({"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}})
 # (end reports)

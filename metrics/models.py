@@ -109,6 +109,10 @@ class MetricSeries(models.Model):
         "and consecutive good polls that resolve it.",
     )
 
+    # The newest sample, kept by samples_upsert so /metrics/ never scans a series' history.
+    latest_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    latest_value = models.FloatField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["key"]
         verbose_name_plural = "metric series"
@@ -141,7 +145,10 @@ class MetricSeries(models.Model):
 class MetricSample(models.Model):
     """One value at one time. Unique per (series, ts): re-polling or re-pushing upserts."""
 
-    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="samples")
+    # No index of its own: the unique (series, ts) index serves every lookup by series, and a
+    # second index on series alone tempted the planner into scanning a series' whole history
+    # for a one-hour range (and cost every insert an extra index write).
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="samples", db_index=False)
     ts = models.DateTimeField()
     value = models.FloatField()
 
@@ -150,6 +157,31 @@ class MetricSample(models.Model):
 
     def __str__(self):
         return f"{self.series_id} @ {self.ts:%Y-%m-%d %H:%M}: {self.value}"
+
+
+class MetricHourly(models.Model):
+    """Exact per-hour (UTC) aggregate of the raw samples currently stored for a series.
+
+    Rewritten from the raw rows by ``samples_upsert`` for every hour a write touches, so it
+    always equals ``SUM/COUNT/MIN/MAX`` over ``MetricSample`` in that hour. The report reads
+    it for hours no incident touches and raw samples only for the hours one does. Hours
+    pruned by retention move to ``MetricRollup`` and leave this table.
+    """
+
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="hourly")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    total = models.FloatField()
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["series", "hour"], name="metrics_hourly_unique_series_hour")]
+        indexes = [models.Index(fields=["hour"], name="metrics_hourly_hour")]
+
+    def __str__(self):
+        return f"{self.series_id} {self.hour:%Y-%m-%d %H}:00 Σ{self.total} ×{self.count}"
 
 
 class MetricRollup(models.Model):

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Trigger(models.TextChoices):
@@ -8,6 +9,21 @@ class Trigger(models.TextChoices):
     DOWNLOAD = "download", "Generated on first download"
     SCHEDULED = "scheduled", "Monthly schedule"
     COMMAND = "command", "build_report command"
+
+
+class ReviewState(models.TextChoices):
+    """Review before sending: only scheduled versions under REPORT_REVIEW_REQUIRED are drafts."""
+
+    NONE = "", _("No review needed")
+    DRAFT = "draft", _("Draft, waiting for approval")
+    APPROVED = "approved", _("Approved")
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Rendering")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Failed")
 
 
 # How many of a service's worst hours for 5xx outside incidents the report lists.

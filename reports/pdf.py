@@ -18,6 +18,7 @@ def report_context(report: Report, **extra) -> dict:
     return {
         "report": report,
         "chart_svg": downtime_chart_svg(report),
+        "paper_size": "letter" if settings.REPORT_PAPER_SIZE == "letter" else "A4",
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         **extra,

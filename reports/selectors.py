@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -32,16 +32,43 @@ from incidents.models import Incident, IncidentUpdate, Service
 from incidents.selectors import incidents_overlapping, severity_periods
 
 from .choices import WORST_HOURS
-from .models import MonthlyReport
-from .uptime import IntervalSet, Month, error_budget_used, merge_intervals, union_seconds, uptime_percent
+from .models import MonthlyReport, ServiceGroup
+from .uptime import (
+    IntervalSet,
+    Month,
+    Period,
+    Quarter,
+    Year,
+    error_budget_used,
+    merge_intervals,
+    union_seconds,
+    uptime_percent,
+)
 
 logger = logging.getLogger(__name__)
 
 HTTP_5XX_ROLE = "http_5xx"
+_HOUR = timedelta(hours=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class FutureMonth(ValueError):
-    """The month has not started yet in the reporting time zone."""
+    """The period has not started yet in the reporting time zone."""
+
+
+class UnknownGroup(LookupError):
+    """``group=<slug>`` names no service group."""
+
+
+def service_group(slug: str | None) -> ServiceGroup | None:
+    """The group named by ``slug`` (None for "all services"); ``UnknownGroup`` says which slugs exist."""
+    if not slug:
+        return None
+    group = ServiceGroup.objects.filter(slug=slug).first()
+    if group is None:
+        known = ", ".join(ServiceGroup.objects.values_list("slug", flat=True)) or "none defined"
+        raise UnknownGroup(f"There is no service group {slug!r} (groups: {known}).")
+    return group
 
 
 @dataclass
@@ -195,7 +222,7 @@ class ServiceReport:
 
 @dataclass
 class Report:
-    month: Month
+    month: Period  # the period reported on (a Month, Quarter or Year; named for history)
     time_zone: str
     start: datetime
     end: datetime
@@ -204,6 +231,33 @@ class Report:
     services: list[ServiceReport]
     metrics_available: bool
     automation: dict | None = None
+    group: ServiceGroup | None = None
+    trends: dict[int, list] = field(default_factory=dict)  # service id -> TrendPoint per month
+    currency: str = ""
+
+    @property
+    def period(self) -> Period:
+        return self.month
+
+    @property
+    def executive_summary(self) -> str:
+        from .trends import executive_summary
+
+        return executive_summary(self)
+
+    @property
+    def trend_rows(self) -> list:
+        from .trends import trend_rows
+
+        return trend_rows(self)
+
+    @property
+    def group_slug(self) -> str:
+        return self.group.slug if self.group else ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.month.label} · {self.group.name}" if self.group else self.month.label
 
     @property
     def complete(self) -> bool:
@@ -296,8 +350,8 @@ def last_complete_month(*, now: datetime | None = None, tz: str | None = None) -
     return Month.containing(now or timezone.now(), tz or report_time_zone()).previous()
 
 
-def check_month(month: Month, *, now: datetime | None = None, tz: str | None = None) -> None:
-    """Refuse a month that has not begun; the message is shown to the user as is."""
+def check_month(month: Period, *, now: datetime | None = None, tz: str | None = None) -> None:
+    """Refuse a period that has not begun; the message is shown to the user as is."""
     now = now or timezone.now()
     start, _ = month.bounds(tz or report_time_zone())
     if start > now:
@@ -363,12 +417,21 @@ def _incidents(start: datetime, end: datetime) -> tuple[list[IncidentData], dict
 
 
 def monthly_report(
-    *, month: Month, now: datetime | None = None, tz: str | None = None, include_http_5xx: bool = True
+    *,
+    month: Period,
+    now: datetime | None = None,
+    tz: str | None = None,
+    include_http_5xx: bool = True,
+    group: ServiceGroup | None = None,
+    with_trends: bool = False,
 ) -> Report:
-    """Compute the whole report for ``month`` (see the module docstring for what it costs).
+    """Compute the whole report for ``month`` — a month, quarter or year — (see the module docstring).
 
-    ``include_http_5xx=False`` skips the metric reads (they load every sample of the month)
-    for callers that need availability only.
+    Quarters and years follow exactly the rule of months: the union of Sev 1-2 time clipped to
+    the period's bounds in the reporting time zone. ``group`` limits the report to the group's
+    services. ``include_http_5xx=False`` skips the metric reads for callers that need
+    availability only; ``with_trends`` adds the 12-month trend per service (the page, the PDF
+    and the API ask for it; availability-only callers do not pay for it).
     """
     now = now or timezone.now()
     tz = tz or report_time_zone()
@@ -382,7 +445,10 @@ def monthly_report(
     windows: dict[int, list] = defaultdict(list)  # service id -> intervals at any severity
     rows: dict[int, list[IncidentRow]] = defaultdict(list)
     incidents, updates, incident_services = _incidents(prev_start, period_end)
+    group_ids = set(group.services.values_list("pk", flat=True)) if group is not None else None
     for incident in incidents:
+        if group_ids is not None and not group_ids.intersection(incident_services.get(incident.id, [])):
+            continue
         periods = severity_periods(incident, updates.get(incident.id, []))
         sev12 = [(p.start, p.end) for p in periods if p.severity in OUTAGE_SEVERITIES]
         spans = [(p.start, p.end) for p in periods]
@@ -414,6 +480,8 @@ def monthly_report(
 
     has_history = Incident.objects.filter(started_at__lt=start).exists()
     service_qs = Service.objects.filter(Q(is_active=True) | Q(pk__in=list(rows))).order_by("name", "pk")
+    if group_ids is not None:
+        service_qs = service_qs.filter(pk__in=group_ids)
     period = (period_end - start).total_seconds()
     prev_period = (start - prev_start).total_seconds()
     services = [
@@ -436,7 +504,7 @@ def monthly_report(
     metrics_available = include_http_5xx and _add_http_5xx(
         services, windows, start=start, end=period_end, now=now, tz=tz
     )
-    return Report(
+    report = Report(
         month=month,
         time_zone=tz,
         start=start,
@@ -446,7 +514,14 @@ def monthly_report(
         services=services,
         metrics_available=metrics_available,
         automation=_automation(start, period_end),
+        group=group,
+        currency=settings.AUTOMATION_CURRENCY,
     )
+    if with_trends:
+        from .trends import add_trends
+
+        add_trends(report, now=now)
+    return report
 
 
 def _add_http_5xx(
@@ -454,30 +529,96 @@ def _add_http_5xx(
 ) -> bool:
     """Fill in 5xx responses outside every incident window of each service.
 
+    Exact, and cheap at scale: an hour (UTC) that lies wholly in the period and that no
+    incident window of the service touches is entirely "outside", so its total comes from
+    the hourly aggregates; raw samples are read only for the hours an incident touches
+    (and the period's partial edge hours). Where the reporting zone's hours do not align
+    with UTC hours (a :30 offset), every hour is read raw so the worst local hours stay exact.
+
     A service with neither samples nor recorded gaps has no 5xx series: it stays ``None``
     ("no data"). Recorded "no data" windows reduce the coverage; they are never counted
     as zero errors.
     """
-    from metrics.selectors import no_data_windows, role_samples  # here: metrics imports reports
+    # Imported here: metrics imports reports. No ImportError fallback: a broken metrics app
+    # must fail the report, not show "no data".
+    from metrics.selectors import no_data_windows, role_hourly_clean, role_rollup_points, role_samples_in
 
     by_id = {s.id: s for s in services}
-    inside = {sid: IntervalSet(merge_intervals(spans, start=start, end=end, now=now)) for sid, spans in windows.items()}
+    merged = {sid: merge_intervals(spans, start=start, end=end, now=now) for sid, spans in windows.items()}
     zone = ZoneInfo(tz)
+    aligned = _hours_align(start, end, zone)
     outside: dict[int, float] = defaultdict(float)
     total: dict[int, float] = defaultdict(float)
     hours: dict[int, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     seen: set[int] = set()
-    for service_id, ts, value in role_samples(role=HTTP_5XX_ROLE, start=start, end=end):
+
+    # UTC hours as epoch seconds: hours an incident window partly covers (read raw) and hours
+    # wholly inside one (nothing in them is outside).
+    dirty: dict[int, set[int]] = defaultdict(set)
+    covered: dict[int, set[int]] = defaultdict(set)
+    for sid, spans in merged.items():
+        for a, b in spans:
+            hour = _floor_hour(a)
+            while hour < b:
+                (covered if a <= hour and hour + _HOUR <= b else dirty)[sid].add(int(hour.timestamp()))
+                hour += _HOUR
+    clean_hours: dict[int, dict[int, float]] = defaultdict(dict)
+    raw_ranges: dict[int, list] = {}
+    if aligned:
+        clean = role_hourly_clean(
+            role=HTTP_5XX_ROLE, start=start, end=end, dirty=dirty, covered=covered, top=WORST_HOURS
+        )
+        seen.update(sid for sid in clean.services if sid in by_id)
+        for service_id, value in clean.sums.items():
+            if service_id in by_id:
+                total[service_id] += value
+                outside[service_id] += value
+                clean_hours[service_id] = dict(clean.top.get(service_id, []))
+        for service_id, value in clean.covered.items():
+            if service_id in by_id:
+                total[service_id] += value
+    for service_id in by_id:
+        if not aligned:
+            raw_ranges[service_id] = [(start, end)]
+            continue
+        spans = [
+            (max(h, start), min(h + _HOUR, end))
+            for h in (_EPOCH + timedelta(seconds=e) for e in sorted(dirty.get(service_id, ())))
+        ]
+        edge_a = _floor_hour(start)
+        if edge_a < start:
+            spans.append((start, min(edge_a + _HOUR, end)))
+        edge_b = _floor_hour(end)
+        if edge_b < end and edge_b >= start:
+            spans.append((edge_b, end))
+        raw_ranges[service_id] = merge_intervals(spans, start=start, end=end, now=now)
+    # Raw samples as microseconds since the epoch: hundreds of thousands of them are tested
+    # against the windows without building a datetime each.
+    one = timedelta(microseconds=1)
+    raw = role_samples_in(role=HTTP_5XX_ROLE, ranges=raw_ranges, micros=True)
+    raw.extend(
+        (sid, (ts - _EPOCH) // one, v) for sid, ts, v in role_rollup_points(role=HTTP_5XX_ROLE, start=start, end=end)
+    )
+    inside_us = {
+        sid: IntervalSet([((a - _EPOCH) // one, (b - _EPOCH) // one) for a, b in spans])
+        for sid, spans in merged.items()
+    }
+    for service_id, us, value in raw:
         if service_id not in by_id or value is None:
             continue
         seen.add(service_id)
         total[service_id] += value
-        window = inside.get(service_id)
-        if window and ts in window:
+        window = inside_us.get(service_id)
+        if window and us in window:
             continue
         outside[service_id] += value
-        if value:
-            hour = ts.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        if not value:
+            continue
+        if aligned:  # the local hour starts on this UTC hour
+            epoch = us // 3_600_000_000 * 3600
+            clean_hours[service_id][epoch] = clean_hours[service_id].get(epoch, 0.0) + value
+        else:
+            hour = (_EPOCH + us * one).astimezone(zone).replace(minute=0, second=0, microsecond=0)
             hours[service_id][hour] += value
     gaps: dict[int, list] = defaultdict(list)
     for service_id, gap_start, gap_end in no_data_windows(role=HTTP_5XX_ROLE, start=start, end=end):
@@ -493,9 +634,29 @@ def _add_http_5xx(
         service.http_5xx_outside = outside[service_id]
         missing = union_seconds(gaps.get(service_id, []), start=start, end=end, now=now)
         service.http_5xx_coverage = 100.0 * (1 - missing / service.period_seconds) if service.period_seconds else None
-        worst = sorted(hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        best = sorted(clean_hours[service_id].items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
+        candidates = dict(hours[service_id])
+        for epoch, value in best:
+            local = (_EPOCH + timedelta(seconds=epoch)).astimezone(zone)
+            candidates[local] = candidates.get(local, 0.0) + value
+        worst = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:WORST_HOURS]
         service.worst_hours = [HourCount(start=hour, value=value) for hour, value in worst]
     return True
+
+
+def _floor_hour(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _hours_align(start: datetime, end: datetime, zone: ZoneInfo) -> bool:
+    """Whether every local hour of the period starts on a UTC hour (true for whole-hour offsets)."""
+    offsets = {start.astimezone(zone).utcoffset(), end.astimezone(zone).utcoffset()}
+    hour = _floor_hour(start)
+    step = timedelta(hours=6)  # DST moves at most twice a year; 6-hourly sampling finds every offset in use
+    while hour < end:
+        offsets.add(hour.astimezone(zone).utcoffset())
+        hour += step
+    return all(offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets)
 
 
 def _add_maintenance(services: list[ServiceReport], *, start: datetime, end: datetime, now: datetime) -> None:
@@ -534,17 +695,43 @@ def _automation(start: datetime, end: datetime) -> dict | None:
     return roi_summary(start=start, end=end)
 
 
-def report_versions(month: Month) -> list[MonthlyReport]:
+def report_versions(month: Period, group: str = "") -> list[MonthlyReport]:
     return list(
-        MonthlyReport.objects.filter(month=month.first_day)
-        .select_related("generated_by")
+        MonthlyReport.objects.filter(period=str(month), group=group)
+        .select_related("generated_by", "approved_by")
         .prefetch_related("emails")
         .order_by("-version")
     )
 
 
-def latest_version(month: Month) -> MonthlyReport | None:
-    return MonthlyReport.objects.filter(month=month.first_day).order_by("-version").first()
+def latest_version(month: Period, group: str = "") -> MonthlyReport | None:
+    return MonthlyReport.objects.filter(period=str(month), group=group).order_by("-version").first()
+
+
+def drafts_waiting() -> list[MonthlyReport]:
+    """Scheduled versions waiting for a reader's approval (shown on /reports/ and the report page)."""
+    from .choices import ReviewState
+
+    return list(MonthlyReport.objects.filter(review_state=ReviewState.DRAFT).order_by("month", "group", "version"))
+
+
+def active_job(month: Period, group: str = ""):
+    from .choices import JobStatus
+    from .models import ReportJob
+
+    # A job the worker never finished (a lost worker) stops counting after a while, so the
+    # page offers to render again instead of waiting forever.
+    since = timezone.now() - timedelta(seconds=JOB_STALE_SECONDS)
+    return (
+        ReportJob.objects.filter(
+            period=str(month),
+            group=group,
+            status__in=(JobStatus.QUEUED, JobStatus.RUNNING),
+            requested_at__gte=since,
+        )
+        .order_by("-requested_at")
+        .first()
+    )
 
 
 @dataclass
@@ -575,7 +762,11 @@ def report_months(*, now: datetime | None = None, tz: str | None = None, limit: 
     tz = tz or report_time_zone()
     current = Month.containing(now, tz)
     first_incident = Incident.objects.order_by("started_at").values_list("started_at", flat=True).first()
-    reports = list(MonthlyReport.objects.select_related("generated_by").prefetch_related("emails"))
+    reports = list(
+        MonthlyReport.objects.filter(group="", period__regex=r"^[0-9]{4}-[0-9]{2}$")
+        .select_related("generated_by")
+        .prefetch_related("emails")
+    )
     earliest = current
     if first_incident:
         earliest = min(earliest, Month.containing(first_incident, tz))
@@ -590,3 +781,100 @@ def report_months(*, now: datetime | None = None, tz: str | None = None, limit: 
         entries.append(MonthEntry(month=month, complete=month != current, versions=by_month.get(month, [])))
         month = month.previous()
     return entries
+
+
+@dataclass
+class PeriodEntry:
+    period: Period
+    complete: bool
+    latest: MonthlyReport | None
+
+
+def report_periods(*, kind: str, now: datetime | None = None, tz: str | None = None, count: int = 8) -> list:
+    """Recent quarters or years, newest first, each with its latest stored version (two queries)."""
+    now = now or timezone.now()
+    tz = tz or report_time_zone()
+    cls = Quarter if kind == "quarter" else Year
+    current = cls.containing(now, tz)
+    first_incident = Incident.objects.order_by("started_at").values_list("started_at", flat=True).first()
+    earliest = cls.containing(first_incident, tz) if first_incident else current
+    latest: dict[str, MonthlyReport] = {}
+    periods = []
+    period = current
+    while period >= earliest and len(periods) < count:
+        periods.append(period)
+        period = period.previous()
+    for row in MonthlyReport.objects.filter(group="", period__in=[str(p) for p in periods]).order_by("-version"):
+        latest.setdefault(row.period, row)
+    return [PeriodEntry(period=p, complete=p != current, latest=latest.get(str(p))) for p in periods]
+
+
+def last_complete_period(kind: str, *, now: datetime | None = None, tz: str | None = None) -> Period:
+    now = now or timezone.now()
+    tz = tz or report_time_zone()
+    cls = {"month": Month, "quarter": Quarter, "year": Year}[kind]
+    return cls.containing(now, tz).previous()
+
+
+# --- the preview, computed once per change of the data behind it ---------------------
+
+PREVIEW_LIVE_SECONDS = 60  # a period still in progress changes with the clock itself
+JOB_STALE_SECONDS = 15 * 60  # a PDF takes seconds; a job this old was lost
+
+
+def data_fingerprint(*, start: datetime, end: datetime) -> str:
+    """A short hash of everything the report of ``[start, end)`` reads, in a handful of cheap queries.
+
+    Incidents and their update log (every change, correction and back-dated update appends an
+    update or touches ``updated_at``), services and groups, maintenance, stored-report
+    out-of-date marks, 5xx hourly aggregates of the period and automation executions.
+    """
+    import hashlib
+
+    from django.db.models import Count, Max
+
+    parts: list = [
+        Incident.objects.aggregate(n=Count("id"), u=Max("updated_at")),
+        IncidentUpdate.objects.aggregate(m=Max("id")),
+        list(Service.objects.order_by("pk").values_list("pk", "name", "slug", "slo_target", "is_active")),
+        list(ServiceGroup.services.through.objects.order_by("pk").values_list("servicegroup_id", "service_id")),
+        MonthlyReport.objects.aggregate(o=Max("out_of_date_since")),
+    ]
+    # Imported here (these apps import reports); no ImportError fallback: a broken app must
+    # fail loudly, not quietly drop out of the fingerprint.
+    from automation.models import Execution
+    from maintenance.models import Maintenance
+    from metrics.models import MetricHourly, PollResult
+
+    parts.append(Maintenance.objects.aggregate(n=Count("id"), u=Max("updated_at")))
+    parts.append(
+        MetricHourly.objects.filter(hour__gte=start - _HOUR, hour__lt=end).aggregate(n=Count("id"), u=Max("updated_at"))
+    )
+    parts.append(PollResult.objects.filter(window_start__lt=end, window_end__gt=start).aggregate(m=Max("id")))
+    parts.append(Execution.objects.aggregate(m=Max("id"), u=Max("updated_at")))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def report_preview(
+    *, month: Period, group: ServiceGroup | None = None, now: datetime | None = None, tz: str | None = None
+) -> Report:
+    """``monthly_report`` through the cache: recomputed only when ``data_fingerprint`` changes.
+
+    A finished period is cached until its data changes; the period in progress for at most
+    ``PREVIEW_LIVE_SECONDS`` (its ongoing incidents grow with the clock).
+    """
+    from django.core.cache import cache
+
+    now = now or timezone.now()
+    tz = tz or report_time_zone()
+    check_month(month, now=now, tz=tz)
+    start, end = month.bounds(tz)
+    group_key = group.slug if group else ""
+    key = f"beacon:report-preview:{month}:{group_key}:{tz}:{data_fingerprint(start=start, end=end)}"
+    live = end > now
+    found = cache.get(key)
+    if found is not None and (not live or (now - found.computed_at).total_seconds() < PREVIEW_LIVE_SECONDS):
+        return found
+    report = monthly_report(month=month, now=now, tz=tz, group=group, with_trends=True)
+    cache.set(key, report, timeout=PREVIEW_LIVE_SECONDS if live else 7 * 24 * 3600)
+    return report

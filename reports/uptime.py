@@ -20,10 +20,16 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+QUARTER_RE = re.compile(r"^(\d{4})-[Qq](\d)$")
+YEAR_RE = re.compile(r"^(\d{4})$")
 
 
 class BadMonth(ValueError):
     """The text is not a month in the form YYYY-MM (the message says what is wrong)."""
+
+
+class BadPeriod(BadMonth):
+    """The text is not a period: ``YYYY-MM``, ``YYYY-QN`` or ``YYYY`` (the message says why)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -32,6 +38,8 @@ class Month:
 
     year: int
     month: int
+
+    kind = "month"
 
     @classmethod
     def parse(cls, text: str) -> Month:
@@ -61,6 +69,18 @@ class Month:
     def label(self) -> str:
         return datetime(self.year, self.month, 1).strftime("%B %Y")
 
+    @property
+    def kind_label(self) -> str:
+        return "month"
+
+    @property
+    def months(self) -> list[Month]:
+        return [self]
+
+    @property
+    def last_month(self) -> Month:
+        return self
+
     def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
 
@@ -79,6 +99,129 @@ class Month:
         start = datetime(self.year, self.month, 1, tzinfo=zone).astimezone(UTC)
         end = datetime(nxt.year, nxt.month, 1, tzinfo=zone).astimezone(UTC)
         return start, end
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A calendar quarter; ``str(quarter)`` is ``YYYY-QN``."""
+
+    year: int
+    quarter: int
+
+    kind = "quarter"
+
+    @classmethod
+    def containing(cls, instant: datetime, tz: str) -> Quarter:
+        local = instant.astimezone(ZoneInfo(tz))
+        return cls(local.year, (local.month - 1) // 3 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-Q{self.quarter}"
+
+    @property
+    def kind_label(self) -> str:
+        return "quarter"
+
+    @property
+    def months(self) -> list[Month]:
+        first = 3 * (self.quarter - 1) + 1
+        return [Month(self.year, first + i) for i in range(3)]
+
+    @property
+    def last_month(self) -> Month:
+        return self.months[-1]
+
+    @property
+    def first_day(self) -> date:
+        return self.months[0].first_day
+
+    @property
+    def label(self) -> str:
+        return f"Q{self.quarter} {self.year}"
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.quarter == 1 else Quarter(self.year, self.quarter - 1)
+
+    def next(self) -> Quarter:
+        return Quarter(self.year + 1, 1) if self.quarter == 4 else Quarter(self.year, self.quarter + 1)
+
+    def bounds(self, tz: str) -> tuple[datetime, datetime]:
+        return self.months[0].bounds(tz)[0], self.months[-1].bounds(tz)[1]
+
+
+@dataclass(frozen=True, order=True)
+class Year:
+    """A calendar year; ``str(year)`` is ``YYYY``."""
+
+    year: int
+
+    kind = "year"
+
+    @classmethod
+    def containing(cls, instant: datetime, tz: str) -> Year:
+        return cls(instant.astimezone(ZoneInfo(tz)).year)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}"
+
+    @property
+    def kind_label(self) -> str:
+        return "year"
+
+    @property
+    def months(self) -> list[Month]:
+        return [Month(self.year, m) for m in range(1, 13)]
+
+    @property
+    def last_month(self) -> Month:
+        return Month(self.year, 12)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 1, 1)
+
+    @property
+    def label(self) -> str:
+        return str(self.year)
+
+    def previous(self) -> Year:
+        return Year(self.year - 1)
+
+    def next(self) -> Year:
+        return Year(self.year + 1)
+
+    def bounds(self, tz: str) -> tuple[datetime, datetime]:
+        return Month(self.year, 1).bounds(tz)[0], Month(self.year, 12).bounds(tz)[1]
+
+
+Period = Month | Quarter | Year
+
+
+def parse_period(text: str) -> Period:
+    """``YYYY-MM``, ``YYYY-QN`` or ``YYYY``; anything else raises ``BadPeriod`` saying what is wrong."""
+    text = (text or "").strip()
+    if MONTH_RE.match(text):
+        try:
+            return Month.parse(text)
+        except BadMonth as exc:
+            raise BadPeriod(str(exc)) from None
+    for regex, build in ((QUARTER_RE, lambda y, n: Quarter(y, n)), (YEAR_RE, lambda y, _n: Year(y))):
+        match = regex.match(text)
+        if match:
+            year = int(match.group(1))
+            number = int(match.group(2)) if regex is QUARTER_RE else 0
+            if regex is QUARTER_RE and not 1 <= number <= 4:
+                raise BadPeriod(f"{text!r} is not a quarter: the quarter number must be 1 to 4 (YYYY-Q1 … YYYY-Q4).")
+            if year < 1970:
+                raise BadPeriod(f"{text!r} is too far in the past.")
+            return build(year, number)
+    raise BadPeriod(
+        f"{text!r} is not a month, quarter or year: write YYYY-MM (2025-03), YYYY-QN (2025-Q1) or YYYY (2025)."
+    )
+
+
+def period_containing(kind: str, instant: datetime, tz: str) -> Period:
+    return {"month": Month, "quarter": Quarter, "year": Year}[kind].containing(instant, tz)
 
 
 Interval = tuple[datetime, datetime | None]  # end None = still going

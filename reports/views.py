@@ -1,97 +1,165 @@
-"""Report pages: thin views over ``selectors`` (reads) and ``services`` (generate, email)."""
+"""Report pages: thin views over ``selectors`` (reads) and ``services`` (queue, approve, email).
+
+Periods are ``YYYY-MM``, ``YYYY-QN`` or ``YYYY``; ``?group=<slug>`` narrows any page, PDF
+or CSV to a service group. No view renders a PDF: rendering is queued to the worker and the
+page shows its progress.
+"""
 
 from __future__ import annotations
-
-import csv
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 
 from audit.choices import Action
 from audit.services import audit_record
+from config import spreadsheet
 
 from . import selectors, services
 from .choices import Trigger
 from .formatting import duration
-from .models import MonthlyReport
+from .models import MonthlyReport, ReportJob
 from .pdf import report_context
-from .uptime import BadMonth, Month
+from .uptime import BadPeriod, Period, parse_period
 
 
 class ReportAccessMixin:
     """Report pages; who may read them is the ``read_reports`` rule (config.access)."""
 
 
-def month_or_404(text: str) -> Month:
-    """The month in a URL, or a 404 that says what is wrong with it."""
+def month_or_404(text: str) -> Period:
+    """The period in a URL, or a 404 that says what is wrong with it."""
     try:
-        month = Month.parse(text)
-        selectors.check_month(month)
-    except (BadMonth, selectors.FutureMonth) as exc:
+        period = parse_period(text)
+        selectors.check_month(period)
+    except (BadPeriod, selectors.FutureMonth) as exc:
         raise Http404(str(exc)) from None
-    return month
+    return period
+
+
+def group_or_404(request):
+    """``?group=<slug>`` or None; an unknown slug is a 404 naming the parameter."""
+    try:
+        return selectors.service_group(request.GET.get("group") or request.POST.get("group") or "")
+    except selectors.UnknownGroup as exc:
+        raise Http404(f"group: {exc}") from None
+
+
+def _detail_url(period, group) -> str:
+    url = reverse("reports:detail", kwargs={"month": str(period)})
+    return f"{url}?group={group.slug}" if group else url
 
 
 class ReportListView(ReportAccessMixin, View):
     def get(self, request):
-        entries = selectors.report_months()
         return render(
             request,
             "reports/report_list.html",
-            {"entries": entries, "time_zone": selectors.report_time_zone(), "last": selectors.last_complete_month()},
+            {
+                "entries": selectors.report_months(),
+                "quarters": selectors.report_periods(kind="quarter"),
+                "years": selectors.report_periods(kind="year", count=5),
+                "groups": list(selectors.ServiceGroup.objects.prefetch_related("services")),
+                "drafts": selectors.drafts_waiting(),
+                "time_zone": selectors.report_time_zone(),
+                "last": selectors.last_complete_month(),
+            },
         )
 
 
 class ReportDetailView(ReportAccessMixin, View):
     def get(self, request, month: str):
-        month_obj = month_or_404(month)
-        report = selectors.monthly_report(month=month_obj)
-        versions = selectors.report_versions(month_obj)
+        period = month_or_404(month)
+        group = group_or_404(request)
+        report = selectors.report_preview(month=period, group=group)
+        versions = selectors.report_versions(period, group.slug if group else "")
         latest = versions[0] if versions else None
         stale = bool(latest) and latest.summary != report.api_rows()
-        context = report_context(report, versions=versions, latest=latest, stale=stale, month=month_obj)
+        context = report_context(
+            report,
+            versions=versions,
+            latest=latest,
+            stale=stale,
+            month=period,
+            group=group,
+            groups=list(selectors.ServiceGroup.objects.all()),
+            job=selectors.active_job(period, group.slug if group else ""),
+            query=f"?group={group.slug}" if group else "",
+        )
         return render(request, "reports/report_detail.html", context)
 
 
 class ReportGenerateView(ReportAccessMixin, View):
-    """POST: store a new version (older ones stay); with ``email=1`` also send it to leadership."""
+    """POST: queue a new version (older ones stay); with ``email=1`` the worker also sends it."""
 
     def post(self, request, month: str):
-        month_obj = month_or_404(month)
-        version = services.report_generate(month=month_obj, by=request.user, trigger=Trigger.MANUAL)
-        messages.success(request, f"Generated version {version.version} of the {month_obj.label} report.")
-        if request.POST.get("email"):
-            return _queue_email(request, version)
-        return redirect("reports:detail", month=str(month_obj))
+        period = month_or_404(month)
+        group = group_or_404(request)
+        job = services.report_job_queue(month=period, group=group, by=request.user, trigger=Trigger.MANUAL)
+        messages.info(request, _("A new version of the %(label)s report is being rendered.") % {"label": period.label})
+        return redirect(_detail_url(period, group) + f"#job-{job.pk}")
 
 
 class ReportEmailView(ReportAccessMixin, View):
-    """POST: email the latest stored version to the leadership list (sent by the worker)."""
+    """POST: email the latest stored version to the leadership list (or the group's recipients)."""
 
     def post(self, request, month: str):
-        month_obj = month_or_404(month)
-        version = selectors.latest_version(month_obj)
+        period = month_or_404(month)
+        group = group_or_404(request)
+        version = selectors.latest_version(period, group.slug if group else "")
         if version is None:
-            messages.error(request, "Generate the report before emailing it.")
-            return redirect("reports:detail", month=str(month_obj))
-        return _queue_email(request, version)
+            messages.error(request, _("Generate the report before emailing it."))
+            return redirect(_detail_url(period, group))
+        if version.is_draft:
+            messages.error(
+                request, _("Version %(v)s waits for approval: approve it to send it.") % {"v": version.version}
+            )
+            return redirect(_detail_url(period, group))
+        return _queue_email(request, version, group)
 
 
-def _queue_email(request, version: MonthlyReport):
+class ReportApproveView(ReportAccessMixin, View):
+    """POST: a reader approves a draft (recorded), which sends it to its recipients."""
+
+    def post(self, request, month: str, version: int):
+        period = month_or_404(month)
+        group = group_or_404(request)
+        row = MonthlyReport.objects.filter(
+            period=str(period), group=group.slug if group else "", version=version
+        ).first()
+        if row is None:
+            raise Http404(f"There is no version {version} of the {period.label} report.")
+        try:
+            services.report_approve(report=row, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("Version %(v)s approved; it is being emailed to %(to)s.")
+                % {"v": row.version, "to": ", ".join(row.recipients) or _("the leadership list")},
+            )
+        return redirect(_detail_url(period, group))
+
+
+def _queue_email(request, version: MonthlyReport, group=None):
     from .tasks import email_report
 
     try:
-        recipients = services.report_recipients(None)
+        default = group.recipient_list if group and group.recipient_list else None
+        recipients = services.report_recipients(default)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         transaction.on_commit(lambda: email_report.delay(version.pk, recipients=recipients, by_id=request.user.pk))
         messages.success(request, f"Version {version.version} is being emailed to {', '.join(recipients)}.")
-    return redirect("reports:detail", month=version.month_key)
+    url = reverse("reports:detail", kwargs={"month": version.month_key})
+    return redirect(f"{url}?group={version.group}" if version.group else url)
 
 
 def _pdf_response(request, version: MonthlyReport) -> HttpResponse:
@@ -107,22 +175,44 @@ def _pdf_response(request, version: MonthlyReport) -> HttpResponse:
 
 
 class ReportPdfView(ReportAccessMixin, View):
-    """The latest stored PDF; the first request for a month generates version 1."""
+    """The latest stored PDF. When none exists yet, rendering is queued and a page shows its
+    progress (HTTP 202), then fetches the PDF itself once the worker has stored it."""
 
     def get(self, request, month: str):
-        month_obj = month_or_404(month)
-        version = selectors.latest_version(month_obj) or services.report_generate(
-            month=month_obj, by=request.user, trigger=Trigger.DOWNLOAD, only_if_missing=True
-        )
-        return _pdf_response(request, version)
+        period = month_or_404(month)
+        group = group_or_404(request)
+        version = selectors.latest_version(period, group.slug if group else "")
+        if version is not None:
+            return _pdf_response(request, version)
+        job = services.report_job_queue(month=period, group=group, by=request.user, trigger=Trigger.DOWNLOAD)
+        context = {"job": job, "period": period, "group": group, "detail_url": _detail_url(period, group)}
+        return render(request, "reports/pdf_progress.html", context, status=202)
+
+
+class ReportJobView(ReportAccessMixin, View):
+    """JSON progress of a queued rendering, polled by the report page."""
+
+    def get(self, request, job_id: int):
+        job = ReportJob.objects.filter(pk=job_id).select_related("report").first()
+        if job is None:
+            raise Http404(f"There is no report job {job_id}.")
+        body = {"id": job.pk, "status": job.status, "progress": job.progress, "step": job.step, "error": job.error}
+        if job.report is not None:
+            url = reverse("reports:version-pdf", kwargs={"month": job.period, "version": job.report.version})
+            body["pdf_url"] = f"{url}?group={job.group}" if job.group else url
+            body["version"] = job.report.version
+        return JsonResponse(body)
 
 
 class ReportVersionPdfView(ReportAccessMixin, View):
     def get(self, request, month: str, version: int):
-        month_obj = month_or_404(month)
-        row = MonthlyReport.objects.filter(month=month_obj.first_day, version=version).first()
+        period = month_or_404(month)
+        group = group_or_404(request)
+        row = MonthlyReport.objects.filter(
+            period=str(period), group=group.slug if group else "", version=version
+        ).first()
         if row is None:
-            raise Http404(f"There is no version {version} of the {month_obj.label} report.")
+            raise Http404(f"There is no version {version} of the {period.label} report.")
         return _pdf_response(request, row)
 
 
@@ -146,18 +236,20 @@ SERVICE_COLUMNS = [
 
 
 class ReportCsvView(ReportAccessMixin, View):
-    """Per-service numbers, then the incident list, in one spreadsheet-friendly file."""
+    """Per-service numbers, then the incident list, in one spreadsheet-friendly file (formula-safe)."""
 
     def get(self, request, month: str):
-        month_obj = month_or_404(month)
-        report = selectors.monthly_report(month=month_obj)
+        period = month_or_404(month)
+        group = group_or_404(request)
+        report = selectors.report_preview(month=period, group=group)
         audit_record(
-            action=Action.REPORT_DOWNLOAD, object_type="reports.MonthlyReport", object_repr=f"{month_obj} report",
-            summary="CSV", request=request,
+            action=Action.REPORT_DOWNLOAD, object_type="reports.MonthlyReport",
+            object_repr=f"{period}{' ' + group.slug if group else ''} report", summary="CSV", request=request,
         )  # fmt: skip
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="beacon-availability-{month_obj}.csv"'
-        writer = csv.writer(response)
+        suffix = f"-{group.slug}" if group else ""
+        response["Content-Disposition"] = f'attachment; filename="beacon-availability-{period}{suffix}.csv"'
+        writer = spreadsheet.writer(response)
         writer.writerow(["section", *SERVICE_COLUMNS])
         for row in report.api_rows():
             writer.writerow(["service", *("" if row[c] is None else row[c] for c in SERVICE_COLUMNS)])

@@ -1,11 +1,19 @@
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config import bi
 from config.api import BulkErrorSerializer, BulkRowsInvalid, bulk_row
 
 from .. import services
+from ..models import AutomationJob, Execution, Tag
+from ..selectors import aggregates
+from ..selectors import hours_saved_expression as hours_expr
 from . import serializers as s
 
 MAX_BATCH = 5000
@@ -59,3 +67,97 @@ class ExecutionPushView(APIView):
             _rejected(exc.errors, rows)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response({"created": result.created, "updated": result.updated}, status=code)
+
+
+EXECUTION_COLUMNS = ["job", "job_name", "external_id", "status", "started_at", "ended_at", "hours_saved"]
+ROI_COLUMNS = ["job", "job_name", "runs", "succeeded", "hours_saved", "money_saved"]
+
+READ_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.STR, description="Started at or after (date or ISO 8601 time)"),
+    OpenApiParameter("end", OpenApiTypes.STR, description="Started before (a date includes that day)"),
+    OpenApiParameter("job", OpenApiTypes.STR, description="Job external id(s), comma-separated"),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="Tag name"),
+    OpenApiParameter("format", OpenApiTypes.STR, description="csv: every matching row as CSV"),
+]
+
+
+def _filtered(request):
+    """Executions in the time range, of the given jobs and tag; a bad or unknown value is a 4xx naming it."""
+    start, end = bi.time_range(request.query_params)
+    runs = Execution.objects.all()
+    if start:
+        runs = runs.filter(started_at__gte=start)
+    if end:
+        runs = runs.filter(started_at__lt=end)
+    if job := request.query_params.get("job"):
+        ids = [j for j in job.split(",") if j]
+        known = set(AutomationJob.objects.filter(external_id__in=ids).values_list("external_id", flat=True))
+        if unknown := [j for j in ids if j not in known]:
+            raise NotFound({"job": [f"Unknown job {', '.join(map(repr, unknown))}."]})
+        runs = runs.filter(job__external_id__in=ids)
+    if tag := request.query_params.get("tag"):
+        if not Tag.objects.filter(name=tag).exists():
+            raise NotFound({"tag": [f"Unknown tag {tag!r}."]})
+        runs = runs.filter(job__tags__name=tag)
+    return runs
+
+
+class ExecutionView(ExecutionPushView):
+    """GET: executions for BI tools (cursor-paginated, or ``format=csv``); POST: push them.
+
+    ``hours_saved`` is what the run saved as the dashboard counts it: its own value, else its
+    job's minutes per run; 0 for a run that did not succeed.
+    """
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, bi.CsvRenderer]
+
+    @extend_schema(parameters=[*READ_PARAMETERS, OpenApiParameter("cursor", OpenApiTypes.STR)],
+                   responses={200: OpenApiTypes.OBJECT})  # fmt: skip
+    def get(self, request):
+        runs = _filtered(request).select_related("job").annotate(saved=hours_expr())
+        if bi.wants_csv(request):
+            rows = (_execution_row(e) for e in runs.order_by("started_at", "id").iterator(chunk_size=2000))
+            return bi.csv_response("automation-executions.csv", EXECUTION_COLUMNS, rows, bi.csv_value)
+        paginator = bi.TimeCursorPagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response([_execution_row(e) for e in page])
+
+
+def _execution_row(execution) -> dict:
+    return {
+        "job": execution.job.external_id,
+        "job_name": execution.job.name,
+        "external_id": execution.external_id,
+        "status": execution.status,
+        "started_at": execution.started_at,
+        "ended_at": execution.ended_at,
+        "hours_saved": round(float(execution.saved or 0), 4),
+    }
+
+
+class RoiView(APIView):
+    """Per job over the time range: ``runs``, ``succeeded``, ``hours_saved``, ``money_saved`` (as on /automation/)."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, bi.CsvRenderer]
+
+    @extend_schema(parameters=READ_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        rows = list(_filtered(request).values("job_id").annotate(**aggregates()).order_by())
+        jobs = AutomationJob.objects.in_bulk([row["job_id"] for row in rows])
+        results = sorted(
+            (
+                {
+                    "job": jobs[row["job_id"]].external_id,
+                    "job_name": jobs[row["job_id"]].name,
+                    "runs": row["runs"],
+                    "succeeded": row["succeeded"],
+                    "hours_saved": round(float(row["saved_hours"] or 0), 2),
+                    "money_saved": round(float(row["saved_money"] or 0), 2),
+                }
+                for row in rows
+            ),
+            key=lambda r: (-r["hours_saved"], r["job"]),
+        )
+        if bi.wants_csv(request):
+            return bi.csv_response("automation-roi.csv", ROI_COLUMNS, results, bi.csv_value)
+        return Response({"count": len(results), "currency": settings.AUTOMATION_CURRENCY, "results": results})

@@ -3,5 +3,5 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("batch-runs/", views.BatchRunIngestView.as_view(), name="api-batch-runs"),
+    path("batch-runs/", views.BatchRunView.as_view(), name="api-batch-runs"),
 ]

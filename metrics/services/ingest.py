@@ -5,6 +5,10 @@ serializer per row, series keys are resolved with one query, and rows are writte
 set-based statements: on PostgreSQL a ``COPY`` into a staging table and one
 ``INSERT … SELECT … ON CONFLICT``, elsewhere a batched ``INSERT … ON CONFLICT``. Conflicting rows are
 only rewritten when the value differs, so re-sending a batch writes nothing.
+
+Every write also rewrites, from the raw rows, the hourly aggregates (``MetricHourly``) of
+the hours it touched and the series' stored latest value: the availability report and
+``/metrics/`` read those instead of scanning millions of samples.
 """
 
 from __future__ import annotations
@@ -12,17 +16,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
 from config.api import BulkRowsInvalid, bulk_row, time_problem
 
-from ..models import MetricSample, MetricSeries
+from ..models import MetricHourly, MetricSample, MetricSeries
 
+HOURLY_LOCK = 14_0001  # advisory lock namespace: one writer per series while its hours are recomputed
 SQLITE_CHUNK = 300  # 3 parameters per row, under SQLite's 999-variable limit on old builds
 MAX_REPORTED_ERRORS = 20
 
@@ -135,6 +143,14 @@ def _upsert_postgresql(ordered: list[tuple[tuple[int, datetime], float]]) -> int
             write = copy.write_row
             for (series_id, ts), value in ordered:
                 write((series_id, ts, value))
+        # Writers of the same series take turns (in series order, so never a deadlock): the
+        # hourly aggregates below are recomputed from the raw rows, and a concurrent writer's
+        # uncommitted rows would otherwise be missing from the figure that commits last.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, series_id::int) FROM "
+            "(SELECT DISTINCT series_id FROM metrics_ingest_stage ORDER BY series_id) s",
+            [HOURLY_LOCK],
+        )
         cursor.execute(
             f"INSERT INTO {table} (series_id, ts, value) "
             "SELECT series_id, ts, value FROM metrics_ingest_stage "
@@ -142,6 +158,26 @@ def _upsert_postgresql(ordered: list[tuple[tuple[int, datetime], float]]) -> int
             f"WHERE {table}.value IS DISTINCT FROM EXCLUDED.value"
         )
         stored = max(cursor.rowcount, 0)
+        if stored:
+            hourly = MetricHourly._meta.db_table
+            # Each touched hour is recomputed from its raw rows: exact whatever was
+            # inserted, changed or sent twice.
+            cursor.execute(
+                f"INSERT INTO {hourly} (series_id, hour, count, total, minimum, maximum, updated_at) "
+                "SELECT s.series_id, d.hour, count(*), sum(s.value), min(s.value), max(s.value), now() "
+                "FROM (SELECT DISTINCT series_id, date_trunc('hour', ts, 'UTC') AS hour FROM metrics_ingest_stage) d "
+                f"JOIN {table} s ON s.series_id = d.series_id AND s.ts >= d.hour AND s.ts < d.hour + interval '1 hour' "
+                "GROUP BY s.series_id, d.hour "
+                "ON CONFLICT (series_id, hour) DO UPDATE SET count = EXCLUDED.count, total = EXCLUDED.total, "
+                "minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum, updated_at = EXCLUDED.updated_at"
+            )
+            series = MetricSeries._meta.db_table
+            cursor.execute(
+                f"UPDATE {series} m SET latest_ts = l.ts, latest_value = l.value FROM "
+                "(SELECT DISTINCT ON (series_id) series_id, ts, value FROM metrics_ingest_stage "
+                "ORDER BY series_id, ts DESC) l "
+                "WHERE m.id = l.series_id AND (m.latest_ts IS NULL OR l.ts >= m.latest_ts)"
+            )
         # Dropped now rather than at commit: the caller may be inside a longer transaction.
         cursor.execute("DROP TABLE metrics_ingest_stage")
     return stored
@@ -165,7 +201,55 @@ def _upsert_generic(ordered: list[tuple[tuple[int, datetime], float]]) -> int:
                 params,
             )
             stored += max(cursor.rowcount, 0)
+    if stored:
+        _refresh_derived_generic(ordered)
     return stored
+
+
+def _refresh_derived_generic(ordered: list[tuple[tuple[int, datetime], float]]) -> None:
+    """Hourly aggregates and latest values for databases without the PostgreSQL statements."""
+    hours: dict[int, set[datetime]] = {}
+    newest: dict[int, tuple[datetime, float]] = {}
+    for (series_id, ts), value in ordered:
+        hours.setdefault(series_id, set()).add(ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+        if series_id not in newest or ts >= newest[series_id][0]:
+            newest[series_id] = (ts, value)
+    now = timezone.now()
+    rows = []
+    for series_id, wanted in hours.items():
+        found = (
+            MetricSample.objects.filter(
+                series_id=series_id, ts__gte=min(wanted), ts__lt=max(wanted) + timedelta(hours=1)
+            )
+            .annotate(hour=TruncHour("ts", tzinfo=UTC))
+            .values("hour")
+            .annotate(n=Count("pk"), total=Sum("value"), low=Min("value"), high=Max("value"))
+            .order_by()
+        )
+        for row in found:
+            if row["hour"] in wanted:
+                rows.append(
+                    MetricHourly(
+                        series_id=series_id,
+                        hour=row["hour"],
+                        count=row["n"],
+                        total=row["total"],
+                        minimum=row["low"],
+                        maximum=row["high"],
+                        updated_at=now,
+                    )
+                )
+    MetricHourly.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["series", "hour"],
+        update_fields=["count", "total", "minimum", "maximum", "updated_at"],
+        batch_size=500,
+    )
+    for series_id, (ts, value) in newest.items():
+        MetricSeries.objects.filter(Q(latest_ts__isnull=True) | Q(latest_ts__lte=ts), pk=series_id).update(
+            latest_ts=ts, latest_value=value
+        )
 
 
 def _parse_ts(raw: Any) -> datetime | None:

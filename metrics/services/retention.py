@@ -15,7 +15,7 @@ from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ..models import MetricRollup, MetricSample, PollResult
+from ..models import MetricHourly, MetricRollup, MetricSample, PollResult
 
 
 @dataclass
@@ -71,5 +71,7 @@ def samples_rollup_and_prune(*, now: datetime | None = None) -> RetentionResult:
             MetricRollup.objects.bulk_update(changed, ["count", "total", "minimum", "maximum"], batch_size=1000)
             result.hours_rolled_up += len(hours)
             result.samples_deleted += old.filter(series_id=series_id)._raw_delete(MetricSample.objects.db)
+            # Those hours now live in the roll-up; their raw-sample aggregates go with the samples.
+            MetricHourly.objects.filter(series_id=series_id, hour__lt=cutoff)._raw_delete(MetricHourly.objects.db)
     result.polls_deleted, _ = PollResult.objects.filter(window_end__lt=cutoff).delete()
     return result

@@ -5,42 +5,75 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors
-from ..uptime import BadMonth, Month
+from ..uptime import BadMonth, BadPeriod, Month, parse_period
 
 
 class UptimeView(APIView):
-    """Per-service availability for a month: the numbers of the report, page and PDF alike.
+    """Per-service availability for a period: the numbers of the report, page and PDF alike.
 
-    ``month`` defaults to the last complete month in ``REPORT_TIME_ZONE``.
+    ``period`` is ``YYYY-MM``, ``YYYY-QN`` or ``YYYY``; ``month=YYYY-MM`` still works. The default
+    is the last complete month in ``REPORT_TIME_ZONE``. ``group=<slug>`` limits it to a service group.
     """
 
     @extend_schema(
-        parameters=[OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM (default: last month)")],
+        parameters=[
+            OpenApiParameter("period", OpenApiTypes.STR, description="YYYY-MM, YYYY-QN or YYYY (default: last month)"),
+            OpenApiParameter("month", OpenApiTypes.STR, description="YYYY-MM (the older spelling of period)"),
+            OpenApiParameter("group", OpenApiTypes.STR, description="Service group slug"),
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        text = request.query_params.get("month")
-        if text is None:
-            month = selectors.last_complete_month()
-        else:
+        params = request.query_params
+        if "period" in params and "month" in params:
+            raise ValidationError({"period": ["Give either period or month, not both."]})
+        if "period" in params:
             try:
-                month = Month.parse(text)
+                period = parse_period(params["period"])
+            except BadPeriod as exc:
+                raise ValidationError({"period": [str(exc)]}) from None
+        elif "month" in params:
+            try:
+                period = Month.parse(params["month"])
             except BadMonth as exc:
                 raise ValidationError({"month": [str(exc)]}) from None
+        else:
+            period = selectors.last_complete_month()
         try:
-            report = selectors.monthly_report(month=month)
+            group = selectors.service_group(params.get("group", ""))
+        except selectors.UnknownGroup as exc:
+            raise NotFound({"group": [str(exc)]}) from None
+        try:
+            report = selectors.report_preview(month=period, group=group)
         except selectors.FutureMonth as exc:
-            raise NotFound({"month": [str(exc)]}) from None
-        rows = report.api_rows()
-        return Response(
-            {
-                "month": str(month),
-                "time_zone": report.time_zone,
-                "start": report.start,
-                "end": report.end,
-                "complete": report.complete,
-                "computed_at": report.computed_at,
-                "count": len(rows),
-                "results": rows,
-            }
-        )
+            raise NotFound({"period" if "period" in params else "month": [str(exc)]}) from None
+        rows = [
+            {**row, "trend": [_trend_point(p) for p in report.trends.get(service.id, [])]}
+            for row, service in zip(report.api_rows(), report.services, strict=True)
+        ]
+        body = {
+            "period": str(period),
+            "kind": period.kind,
+            "group": group.slug if group else None,
+            "time_zone": report.time_zone,
+            "start": report.start,
+            "end": report.end,
+            "complete": report.complete,
+            "computed_at": report.computed_at,
+            "summary": report.executive_summary,
+            "count": len(rows),
+            "results": rows,
+        }
+        if period.kind == "month":
+            body = {"month": str(period), **body}
+        return Response(body)
+
+
+def _trend_point(point) -> dict:
+    return {
+        "month": str(point.month),
+        "uptime_percent": point.uptime_percent,
+        "downtime_seconds": None if point.downtime_seconds is None else round(point.downtime_seconds),
+        "incident_count": point.incidents,
+        "mttr_seconds": None if point.mttr_seconds is None else round(point.mttr_seconds),
+    }

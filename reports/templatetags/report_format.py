@@ -11,6 +11,12 @@ register.filter("count5xx", formatting.count)
 
 
 @register.filter
+def nobr(value) -> str:
+    """Keep a number and its unit on one line (``2 h 05 min``, ``99.865 %``): no-break spaces."""
+    return str(value).replace(" ", "\u00a0")
+
+
+@register.filter
 def sev_count(by_severity: dict, severity: int) -> int:
     return by_severity.get(int(severity), 0)
 

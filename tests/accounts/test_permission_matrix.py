@@ -52,6 +52,7 @@ SAMPLES = {
     "token": "set-password",
     "url": "no/such/page/",
     "id": "999999",
+    "job_id": "999999",
 }
 # Views that end the session: the persona signs in again after them.
 SIGN_OUT = {"logout", "admin:logout"}

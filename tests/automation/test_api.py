@@ -123,5 +123,8 @@ def test_an_api_token_works_for_a_job_step(engineer_user):
     assert client.post(URL, row(), format="json").status_code == 201
 
 
-def test_the_endpoint_only_accepts_posts(api):
-    assert api.get(URL).status_code == 405
+def test_the_endpoint_takes_posts_and_reads_but_nothing_else(api):
+    # GET became the read API for BI tools (DESIGN section 12); other methods stay refused.
+    assert api.get(URL).status_code == 200
+    assert api.put(URL, [], format="json").status_code == 405
+    assert api.delete(URL).status_code == 405

@@ -42,15 +42,29 @@ def make_5xx_series(service, *, key=None):
 
 
 def add_samples(series, points):
-    from metrics.models import MetricSample
+    """Through the ingest service, which also keeps the hourly aggregates the report reads."""
+    from metrics.services.ingest import samples_upsert
 
-    MetricSample.objects.bulk_create([MetricSample(series=series, ts=ts, value=value) for ts, value in points])
+    samples_upsert(points=[(series.pk, ts, value) for ts, value in points])
 
 
 def add_gap(series, start, end):
     from metrics.models import PollResult
 
     PollResult.objects.create(series=series, window_start=start, window_end=end, status="no_data", polled_at=end)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_report_cache(settings):
+    """Previews are cached by a fingerprint of the data; ids restart between tests, so each test
+    gets an empty in-memory cache (never a flush of a shared Redis database)."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "reports-tests"}}  # fmt: skip
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
