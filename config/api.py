@@ -321,6 +321,7 @@ _ERRORS = {
     "401": "Not signed in / no valid token.",
     "403": "Signed in without the role this call needs.",
     "404": "No such object.",
+    "406": "The format asked for (Accept, ?format=) is not offered by this call.",
     "409": "Conflict with the current state.",
     "413": "Body larger than API_MAX_BODY_BYTES.",
     "415": "Unsupported media type.",
@@ -336,7 +337,7 @@ def schema_error_responses(result, generator, request, public):
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             responses = operation.setdefault("responses", {})
-            codes = ["400", "401", "403", "404"]
+            codes = ["400", "401", "403", "404", "406"]
             if method != "get":
                 codes += ["409", "413", "415"]
             for code in codes:
