@@ -1,11 +1,12 @@
 """`/` (the dashboard) and `/status/` (the public status page): thin views over selectors."""
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.views import View
 
 from incidents import postmortems
@@ -33,9 +34,7 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
     Times are epoch milliseconds for Chart.js plus labels already formatted in
     ``TIME_ZONE``, so tooltips show the same clock as every other page.
     """
-    base = reverse("incidents:detail", args=["TICKET"])
-    prefix, suffix = base.split("TICKET")
-    maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
+    incidents, maintenances = selectors.timeline_rows(result)
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),
@@ -48,32 +47,32 @@ def chart_payload(result: selectors.Timeline, *, now) -> dict:
                 "title": row.title,
                 "severity": row.severity,
                 "status": row.status,
-                "services": result.services.get(row.id, []),
-                "engineer": result.engineer_name(row),
+                "services": row.services,
+                "engineer": row.engineer_name,
                 "start": _ms(row.started_at),
                 "end": _ms(row.resolved_at),
                 "start_label": _label(row.started_at),
                 "end_label": _label(row.resolved_at),
-                "description": (row.description or "")[:300],
-                "url": f"{prefix}{row.ticket}{suffix}",
+                "description": row.description[:300],
+                "url": row.url,
                 "external_url": row.external_url,
             }
-            for row in result.rows
+            for row in incidents
         ],
         "maintenances": [
             {
                 "id": row.id,
                 "title": row.title,
                 "status": row.status,
-                "services": result.maintenance.services.get(row.id, []),
+                "services": row.services,
                 "start": _ms(row.starts_at),
                 "end": _ms(row.ends_at),
                 "start_label": _label(row.starts_at),
                 "end_label": _label(row.ends_at),
-                "description": (row.description or "")[:300],
-                "url": f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+                "description": row.description[:300],
+                "url": row.url,
             }
-            for row in result.maintenance.rows
+            for row in maintenances
         ],
     }
 
@@ -144,6 +143,14 @@ class StatusPageView(View):
     def get(self, request):
         if not settings.STATUS_PAGE_ENABLED:
             raise Http404("The status page is switched off.")
+        # Rendering 90 days of every service costs most of a second; anonymous viewers all
+        # see the same page, so they share a copy for STATUS_PAGE_CACHE_SECONDS.
+        shared = settings.STATUS_PAGE_CACHE_SECONDS > 0 and not request.user.is_authenticated
+        key = f"status-page:{get_language()}"
+        if shared:
+            content = cache.get(key)
+            if content is not None:
+                return self._headers(HttpResponse(content))
         now = timezone.now()
         data = selectors.status_page(services_with_status=incident_selectors.services_with_status(), now=now)
         maintenance = maintenance_selectors.planned(now=now)
@@ -158,6 +165,12 @@ class StatusPageView(View):
                 "site_name": settings.SITE_NAME,
             },
         )
+        if shared:
+            cache.set(key, response.content, settings.STATUS_PAGE_CACHE_SECONDS)
+        return self._headers(response)
+
+    @staticmethod
+    def _headers(response):
         # Many screens poll this page; let them share a short-lived cached copy.
         response["Cache-Control"] = "public, max-age=30"
         return response
