@@ -23,8 +23,8 @@ venv: $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
 	mkdir -p var
-	$(PY) manage.py migrate --no-input -v 0
-	$(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input -v 0
+	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
 	bin/run
 
 test: $(VENV)/.installed-dev

@@ -27,6 +27,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from config.api import INT_MAX, time_problem
+
 from . import rules
 from .choices import AlertKind, RunStatus, Transition
 from .models import BatchAlert, BatchAlertEvent, BatchRun, Client
@@ -72,11 +74,16 @@ class IngestResult:
     client_ids: set[int] = field(default_factory=set)
 
 
+MAX_RUN_SECONDS = 10 * 366 * 24 * 3600
+
+
 def _text(raw: dict, key: str) -> str:
     value = raw.get(key)
     if value is None:
         return ""
-    return str(value).strip()
+    # NUL and lone surrogates cannot be stored (PostgreSQL refuses them): drop them here,
+    # the one place both the API and the CSV import read text through.
+    return str(value).replace("\x00", "").encode("utf-8", "replace").decode("utf-8").strip()
 
 
 def _when(raw: dict, key: str, errors: dict) -> datetime | None:
@@ -97,6 +104,10 @@ def _when(raw: dict, key: str, errors: dict) -> datetime | None:
     if timezone.is_naive(parsed):
         errors[key] = ["Give a time zone (ISO 8601 with offset, e.g. +00:00)."]
         return None
+    problem = time_problem(parsed)
+    if problem:
+        errors[key] = [problem]
+        return None
     return parsed
 
 
@@ -111,6 +122,9 @@ def _count(raw: dict, key: str, errors: dict) -> int | None:
         return None
     if number < 0:
         errors[key] = ["Must not be negative."]
+        return None
+    if number > INT_MAX:
+        errors[key] = ["The number is too large."]
         return None
     return number
 
@@ -143,13 +157,19 @@ def run_clean(raw: Any) -> CleanRun:
     if duration_text and finished_at is None and "finished_at" not in errors:
         try:
             seconds = float(duration_text)
-            if seconds < 0:
+            # NaN, infinity and more than ten years are typos, not durations.
+            if not (0 <= seconds <= MAX_RUN_SECONDS):
                 raise ValueError
         except ValueError:
-            errors["duration_seconds"] = [f"{duration_text!r} is not a non-negative number of seconds."]
+            errors["duration_seconds"] = [
+                f"{duration_text[:40]!r} is not a number of seconds between 0 and {MAX_RUN_SECONDS}."
+            ]
         else:
             if started_at:
                 finished_at = started_at + timedelta(seconds=seconds)
+                if time_problem(finished_at):
+                    errors["duration_seconds"] = [time_problem(finished_at)]
+                    finished_at = None
     if started_at and finished_at and finished_at < started_at:
         errors["finished_at"] = ["The run cannot finish before it started."]
     if status in (RunStatus.SUCCEEDED, RunStatus.FAILED) and started_at and finished_at is None:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Benchmarks run on a developer's machine against a throw-away database.
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/beacon_bench"

@@ -57,9 +57,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("BEACON_PRODUCTION", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # Development only: a per-checkout key so sessions survive restarts of `make run`.
+    if not DEBUG and not env_bool("BEACON_ALLOW_DEV_SECRET_KEY", False):
+        # A public development key would let anyone forge sessions and password-reset
+        # links: without DEBUG, Beacon refuses to start rather than use it silently.
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            "or DEBUG=true for development."
+        )
+    # Development only (DEBUG): a fixed key so sessions survive restarts of `make run`.
     SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -114,6 +119,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditActorMiddleware",
     "config.roles.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.RefuseUnstorableTextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -136,6 +142,7 @@ TEMPLATES = [
                 "config.context_processors.ui",
                 "incidents.context_processors.delivery_banner",
             ],
+            "builtins": ["config.template_filters"],
         },
     },
 ]
@@ -211,12 +218,21 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Security (production) -------------------------------------------------------
 if env_bool("BEACON_PRODUCTION", False):
+    # Behind TLS (the default) cookies are Secure and HSTS is on. A LAN install served
+    # over plain HTTP sets SECURE_COOKIES=false and SECURE_SSL_REDIRECT=false (the
+    # docker-compose.yml defaults), or the browser drops the Secure CSRF cookie and no
+    # one can sign in. HSTS preload binds the whole domain for months: only when asked.
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SESSION_COOKIE_SECURE else 0)
+    # Covers only names under Beacon's own host, never its parent domain.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a request to browser vendors for a public domain, not a default for
+        # an intranet host: `check --deploy` need not ask for it.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -257,6 +273,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # NaN, huge numbers, NUL, lone surrogates, deep nesting and oversize bodies are a 400/413.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Beacon API",
@@ -275,9 +297,15 @@ SPECTACULAR_SETTINGS = {
         "ServiceStatusEnum": "incidents.choices.ServiceStatus",
         "MaintenanceStatusEnum": "maintenance.choices.MaintenanceStatus",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema_error_responses",
+    ],
 }
 # Bulk ingest endpoints (metrics, batch runs, executions) take large JSON lists.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 32 * 1024 * 1024)
+# Largest JSON body any API call accepts; a larger one is answered 413 in JSON.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 32 * 1024 * 1024)
 
 # --- Email ------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -436,6 +464,9 @@ METRICS_MAX_CATCHUP_SECONDS = env_int("METRICS_MAX_CATCHUP_SECONDS", 3600)
 METRICS_RETRY_BACKOFF_SECONDS = env_int("METRICS_RETRY_BACKOFF_SECONDS", 5)
 METRICS_RETRY_BACKOFF_MAX_SECONDS = env_int("METRICS_RETRY_BACKOFF_MAX_SECONDS", 120)
 METRICS_HTTP_TIMEOUT_SECONDS = env_int("METRICS_HTTP_TIMEOUT_SECONDS", 10)
+# STS endpoint for sources with a role_arn (empty: AWS's default for the region). Separate
+# from a source's CloudWatch endpoint_url, which does not answer AssumeRole.
+AWS_STS_ENDPOINT_URL = env_str("AWS_STS_ENDPOINT_URL")
 # Hourly digest: minute of the hour, optional email recipients; values older than
 # METRICS_STALE_MINUTES are reported as "no data since …", never as a current number.
 METRICS_DIGEST_MINUTE = env_int("METRICS_DIGEST_MINUTE", 57)

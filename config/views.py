@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponseRedirect, JsonResponse
@@ -7,14 +9,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from config.roles import user_roles
 
+logger = logging.getLogger(__name__)
+
 
 def healthz(request):
-    """Liveness for load balancers: the process answers and the database responds."""
+    """Liveness for load balancers: the process answers and the database responds.
+
+    Says ok or fail only: the reason (host names, driver messages) goes to the log, never
+    to an anonymous caller.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
+    except Exception:  # noqa: BLE001 - logged with its traceback, answered as "fail"
+        logger.exception("healthz: database check failed")
+        return JsonResponse({"status": "fail"}, status=503)
     return JsonResponse({"status": "ok"})
 
 
@@ -45,8 +54,22 @@ def set_language(request):
     return response
 
 
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    # Django answers malformed requests it catches itself (oversize bodies, bad hosts)
+    # here; the API's callers get JSON like every other API error.
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return render(request, "400.html", status=400)
+
+
 def permission_denied(request, exception=None):
     """403 that says who the user is, which roles they hold and where they can go instead."""
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     user = request.user
     roles = sorted(user_roles(user)) if user.is_authenticated else []
     return render(
@@ -58,4 +81,12 @@ def permission_denied(request, exception=None):
 
 
 def page_not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "404.html", {"reason": str(exception or "")}, status=404)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return render(request, "500.html", status=500)

@@ -4,14 +4,16 @@ view of the timeline can be bookmarked and shared."""
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.api import TIME_MAX, TIME_MIN
 from incidents.choices import Severity, Status
 from incidents.models import Service
 from incidents.selectors import IncidentFilters
+
+from . import selectors
 
 PRESETS = {
     "24h": (_("24 h"), timedelta(hours=24)),
@@ -57,19 +59,23 @@ class TimelineForm(forms.Form):
         since, until = data.get("since"), data.get("until")
         if (since or until) and not (since and until and since < until):
             raise ValidationError(_("A zoomed range needs a start before its end."))
-        if since and until and (until - since).days + 1 > settings.TIMELINE_MAX_DAYS:
-            raise ValidationError(
-                _("Choose a range of at most %(days)s days."), params={"days": settings.TIMELINE_MAX_DAYS}
-            )
+        if since and until:
+            try:
+                selectors.timeline_range_check(start=since, end=until)
+            except ValidationError as exc:
+                raise ValidationError([m for messages in exc.message_dict.values() for m in messages]) from None
         if start and end and end < start:
             raise ValidationError(_("The end of the range must not be before its start."))
         if start or end:
-            first = start or (end - timedelta(days=6))
-            last = end or timezone.localdate()
-            if (last - first).days + 1 > settings.TIMELINE_MAX_DAYS:
-                raise ValidationError(
-                    _("Choose a range of at most %(days)s days."), params={"days": settings.TIMELINE_MAX_DAYS}
-                )
+            for day in (start, end):
+                if day and not (TIME_MIN.year <= day.year <= TIME_MAX.year - 1):
+                    raise ValidationError(_("Choose dates between %(a)s and %(b)s.") % {"a": 1970, "b": 2998})
+            # The range rule is the selector's, the same for the API.
+            first, last = self.window(timezone.now())
+            try:
+                selectors.timeline_range_check(start=first, end=last)
+            except ValidationError as exc:
+                raise ValidationError([m for messages in exc.message_dict.values() for m in messages]) from None
         return data
 
     @property

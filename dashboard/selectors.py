@@ -10,9 +10,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from config.api import http_url, time_problem
 from incidents.choices import OUTAGE_SEVERITIES, ServiceStatus, Status, Visibility
 from incidents.models import Incident, IncidentUpdate
 from incidents.selectors import IncidentFilters, incident_list, open_incidents
@@ -67,6 +72,89 @@ class Timeline:
         return full or row.engineer__username
 
 
+@dataclass(frozen=True)
+class TimelineRow:
+    """One incident of the timeline as both the page's chart and the API show it."""
+
+    ticket: str
+    title: str
+    severity: int
+    status: str
+    services: list[str]
+    engineer: str | None  # username
+    engineer_name: str | None  # full name, else username
+    started_at: datetime
+    resolved_at: datetime | None
+    description: str
+    url: str  # path of the incident page
+    external_url: str  # http(s) only, else ""
+
+
+@dataclass(frozen=True)
+class TimelineMaintenanceRow:
+    id: int
+    title: str
+    status: str
+    services: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    description: str
+    url: str  # path of the maintenance page
+
+
+def timeline_range_check(*, start: datetime, end: datetime) -> None:
+    """The one rule for a timeline's range, page and API: ``end`` after ``start``, both
+    storable times, at most ``TIMELINE_MAX_DAYS`` apart. Raises ``ValidationError`` on ``end``."""
+    for name, value in (("start", start), ("end", end)):
+        problem = time_problem(value)
+        if problem:
+            raise ValidationError({name: [problem]})
+    if end <= start:
+        raise ValidationError({"end": [_("end must be after start.")]})
+    if end - start > timedelta(days=settings.TIMELINE_MAX_DAYS):
+        raise ValidationError(
+            {"end": [_("The range may span at most %(days)s days.") % {"days": settings.TIMELINE_MAX_DAYS}]}
+        )
+
+
+def timeline_rows(result: "Timeline") -> tuple[list[TimelineRow], list[TimelineMaintenanceRow]]:
+    """The incidents and maintenance of ``result`` as rows, built once for page and API."""
+    incident_prefix, incident_suffix = reverse("incidents:detail", args=["TICKET"]).split("TICKET")
+    maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
+    services = result.services
+    incidents = [
+        TimelineRow(
+            ticket=row.ticket,
+            title=row.title,
+            severity=row.severity,
+            status=row.status,
+            services=services.get(row.id, []),
+            engineer=row.engineer__username,
+            engineer_name=result.engineer_name(row),
+            started_at=row.started_at,
+            resolved_at=row.resolved_at,
+            description=row.description or "",
+            url=f"{incident_prefix}{row.ticket}{incident_suffix}",
+            external_url=http_url(row.external_url),
+        )
+        for row in result.rows
+    ]
+    maintenances = [
+        TimelineMaintenanceRow(
+            id=row.id,
+            title=row.title,
+            status=row.status,
+            services=result.maintenance.services.get(row.id, []),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            description=row.description or "",
+            url=f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+        )
+        for row in result.maintenance.rows
+    ]
+    return incidents, maintenances
+
+
 def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
     """Incidents that started before ``filters.end`` and were not resolved before
     ``filters.start`` (ongoing ones included), at most ``limit`` of them, newest first.
@@ -75,6 +163,7 @@ def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:
     status filter asks for incidents only).
     """
     assert filters.start is not None and filters.end is not None, "a timeline needs a range"
+    timeline_range_check(start=filters.start, end=filters.end)
     qs = incident_list(filters=filters).prefetch_related(None)
     rows = list(qs.values_list(*_TIMELINE_COLUMNS, named=True)[: limit + 1])
     truncated = len(rows) > limit

@@ -39,9 +39,7 @@ def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] |
     """
     names = dict(services or {})
     names.update(result.service_names)
-    base = reverse("incidents:detail", args=["TICKET"])
-    prefix, suffix = base.split("TICKET")
-    maintenance_prefix, maintenance_suffix = reverse("maintenance:detail", args=[0]).rsplit("/0/", 1)
+    incidents, maintenances = selectors.timeline_rows(result)
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),
@@ -56,32 +54,32 @@ def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] |
                 "severity": row.severity,
                 "status": row.status,
                 "status_label": Status(row.status).label if row.status in Status.values else row.status,
-                "services": result.services.get(row.id, []),
-                "engineer": result.engineer_name(row),
+                "services": row.services,
+                "engineer": row.engineer_name,
                 "start": _ms(row.started_at),
                 "end": _ms(row.resolved_at),
                 "start_label": _label(row.started_at),
                 "end_label": _label(row.resolved_at),
-                "description": (row.description or "")[:300],
-                "url": f"{prefix}{row.ticket}{suffix}",
+                "description": row.description[:300],
+                "url": row.url,
                 "external_url": row.external_url,
             }
-            for row in result.rows
+            for row in incidents
         ],
         "maintenances": [
             {
                 "id": row.id,
                 "title": row.title,
                 "status": row.status,
-                "services": result.maintenance.services.get(row.id, []),
+                "services": row.services,
                 "start": _ms(row.starts_at),
                 "end": _ms(row.ends_at),
                 "start_label": _label(row.starts_at),
                 "end_label": _label(row.ends_at),
-                "description": (row.description or "")[:300],
-                "url": f"{maintenance_prefix}/{row.id}/{maintenance_suffix}",
+                "description": row.description[:300],
+                "url": row.url,
             }
-            for row in result.maintenance.rows
+            for row in maintenances
         ],
     }
 
@@ -135,6 +133,7 @@ class HomeView(View):
                 "range_end": filters.end,
                 "timeline": result,
                 "chart": chart_payload(result, now=now, services=rows),
+                # One row per service with a bar in range; room for the time axis below.
                 # One row per service (the script adds lanes for overlaps); room for the axis.
                 "chart_height": 70 + 30 * max(1, len(rows) + len(result.service_names.keys() - rows.keys())),
                 "more_postmortems_url": f"{reverse('incidents:list')}?flag=postmortem-due",

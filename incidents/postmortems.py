@@ -140,6 +140,32 @@ def _save_items(postmortem: Postmortem, items: list[ActionItemInput], *, now: da
             )
 
 
+# --- the one rule: which incidents need a postmortem -------------------------------
+
+
+def postmortem_required(*, worst_severity: int) -> bool:
+    """An incident needs a postmortem when it was Sev 1–2 at any point (its worst severity)."""
+    return worst_severity in OUTAGE_SEVERITIES
+
+
+def postmortem_state(*, has_postmortem: bool, worst_severity: int, status: str) -> str:
+    """``written``, ``not required``, ``pending`` (still open) or ``missing``: the report's
+    column, by the same rule as ``postmortems_due`` (the dashboard's flag) in SQL."""
+    if has_postmortem:
+        return "written"
+    if not postmortem_required(worst_severity=worst_severity):
+        return "not required"
+    if status != Status.RESOLVED:
+        return "pending"
+    return "missing"
+
+
+def _was_outage() -> Q:
+    """``postmortem_required`` as a filter: Sev 1–2 now, or in any update of the log."""
+    logged = Exists(IncidentUpdate.objects.filter(incident=OuterRef("pk"), severity__in=OUTAGE_SEVERITIES))
+    return Q(severity__in=OUTAGE_SEVERITIES) | Q(logged)
+
+
 # --- reads the dashboard needs (kept beside the model they describe) ---------------
 
 
@@ -153,10 +179,9 @@ def postmortems_due(*, now: datetime | None = None, due_days: int | None = None)
     """
     now = now or timezone.now()
     due_days = settings.POSTMORTEM_DUE_DAYS if due_days is None else due_days
-    was_outage = Exists(IncidentUpdate.objects.filter(incident=OuterRef("pk"), severity__in=OUTAGE_SEVERITIES))
     return (
         Incident.objects.filter(status=Status.RESOLVED, resolved_at__lte=now - timedelta(days=due_days))
-        .filter(Q(severity__in=OUTAGE_SEVERITIES) | Q(was_outage))
+        .filter(_was_outage())
         .filter(postmortem__isnull=True)
         .select_related("engineer")
         .order_by("-resolved_at", "-id")

@@ -418,11 +418,12 @@ def incident_update(
         if status and status != incident.status:
             changes["status"] = [incident.status, status]
         if severity is not None and int(severity) != incident.severity:
+            # Recorded even when it repeats the severity in force at that moment: it states
+            # "Sev N from then on", which still holds if an earlier change is back-dated later.
             entries = _entries(incident)
             before = _severity_at(incident, effective_at, entries)
-            if before != int(severity):
-                changes["severity"] = [before, int(severity)]
-                sets_severity = int(severity)
+            changes["severity"] = [before, int(severity)]
+            sets_severity = int(severity)
         if changes:
             # Only a change can overwrite a colleague's; a message is appended whatever the version.
             _check_version(incident, expected_version)
@@ -746,10 +747,11 @@ def incident_correct(
         sets_severity = None
         if severity is not None:
             _check_effective_at(incident, effective_at, now=now, until=new_end)
+            # An explicit "Sev N from then" is kept even when it repeats the severity in force
+            # then: a later back-dated change before it must not silently extend over it.
             before = _severity_at(incident, effective_at, _entries(incident))
-            if before != int(severity):
-                changes["severity"] = [before, int(severity)]
-                sets_severity = int(severity)
+            changes["severity"] = [before, int(severity)]
+            sets_severity = int(severity)
         new_services = fields.pop("services", None)
         for name, value in fields.items():
             old = getattr(incident, name)

@@ -43,7 +43,11 @@ class IncidentListView(View):
             # "Find by ticket": accept INC-000042, inc-42 or 42.
             number = ticket.upper().removeprefix("INC-").lstrip("0")
             match = Incident.objects.filter(ticket__iexact=ticket).first() or (
-                number.isdigit() and Incident.objects.filter(ticket=f"INC-{int(number):06d}").first()
+                # ASCII digits only: "²".isdigit() is true but int("²") fails.
+                number.isascii()
+                and number.isdigit()
+                and len(number) <= 12
+                and Incident.objects.filter(ticket=f"INC-{int(number):06d}").first()
             )
             if match:
                 return redirect(match)

@@ -8,7 +8,8 @@ off: throttling surfaces as ``Throttled`` so the Celery task backs off with jitt
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from botocore.config import Config
@@ -36,10 +37,38 @@ THROTTLING_CODES = {
 TRANSIENT_CODES = {"InternalFailure", "InternalServiceError", "ServiceUnavailable", "InternalServerError"}
 
 
+# Assumed-role credentials per (profile, role, region, STS endpoint), reused until shortly
+# before they expire: one AssumeRole call an hour per role, not one per poll.
+_ROLE_CREDENTIALS: dict[tuple, dict] = {}
+_ROLE_LOCK = threading.Lock()
+REFRESH_BEFORE_EXPIRY = timedelta(minutes=5)
+
+
+def _assumed_credentials(session, *, role_arn: str, region: str, sts_endpoint_url: str, config) -> dict:
+    key = (session.profile_name, role_arn, region, sts_endpoint_url)
+    with _ROLE_LOCK:
+        cached = _ROLE_CREDENTIALS.get(key)
+    if cached and cached["Expiration"] - REFRESH_BEFORE_EXPIRY > datetime.now(UTC):
+        return cached
+    # STS has its own endpoint: the CloudWatch endpoint_url (a VPC endpoint, a test server)
+    # does not answer AssumeRole.
+    sts = session.client("sts", endpoint_url=sts_endpoint_url or None, config=config)
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="beacon-metrics")["Credentials"]
+    with _ROLE_LOCK:
+        _ROLE_CREDENTIALS[key] = creds
+    return creds
+
+
 def cloudwatch_client(
-    *, region: str, endpoint_url: str = "", profile: str = "", role_arn: str = "", timeout: float = 10
+    *,
+    region: str,
+    endpoint_url: str = "",
+    profile: str = "",
+    role_arn: str = "",
+    sts_endpoint_url: str = "",
+    timeout: float = 10,
 ):
-    """A CloudWatch client for one account and region."""
+    """A CloudWatch client for one account and region (``role_arn``: through that role)."""
     config = Config(
         region_name=region,
         connect_timeout=timeout,
@@ -49,8 +78,9 @@ def cloudwatch_client(
     try:
         session = boto3.session.Session(profile_name=profile or None, region_name=region)
         if role_arn:
-            sts = session.client("sts", endpoint_url=endpoint_url or None, config=config)
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="beacon-metrics")["Credentials"]
+            creds = _assumed_credentials(
+                session, role_arn=role_arn, region=region, sts_endpoint_url=sts_endpoint_url, config=config
+            )
             session = boto3.session.Session(
                 aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],

@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import requests
 
+from config.api import http_url
+
 from .http_retry import RETRY_STATUSES
 from .http_retry import retry_after as _retry_after
 
@@ -143,7 +145,7 @@ class RundeckClient:
                     project=item.get("project") or project,
                     group=item.get("group") or "",
                     tags=tuple(sorted(tags)),
-                    url=item.get("permalink") or "",
+                    url=http_url(item.get("permalink")),
                 )
             )
         return jobs
@@ -262,5 +264,5 @@ def _execution(item: dict, job_id: str) -> RundeckExecution:
         status=str(item.get("status") or "other").lower(),
         started_at=_parse_date(item.get("date-started")),
         ended_at=_parse_date(item.get("date-ended")),
-        url=item.get("permalink") or "",
+        url=http_url(item.get("permalink")),
     )

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import postmortems
 from incidents.choices import OUTAGE_SEVERITIES, Status
 from incidents.models import Incident, IncidentUpdate, Service
 from incidents.selectors import incidents_overlapping, severity_periods
@@ -357,26 +358,19 @@ def check_month(month: Period, *, now: datetime | None = None, tz: str | None = 
         raise FutureMonth(f"{month.label} has not started yet, so there is nothing to report.")
 
 
-def _postmortem_query_name() -> str | None:
-    """The reverse one-to-one query name of ``incidents.Postmortem`` if that model exists.
-
-    Postmortems are built by another part of Beacon; looking the relation up instead of
-    importing it keeps the report working before and after that model lands.
-    """
-    for rel in Incident._meta.related_objects:
-        if rel.one_to_one and rel.related_model.__name__ == "Postmortem":
-            return rel.name
-    return None
+_POSTMORTEM_LABELS = {
+    "written": "Written",
+    "not required": "Not required",
+    "pending": "After resolution",
+    "missing": "Missing",
+}
 
 
 def _postmortem_status(data: IncidentData, worst_severity: int) -> tuple[str, str]:
-    if data.postmortem_id is not None:
-        return "written", "Written"
-    if worst_severity not in OUTAGE_SEVERITIES:
-        return "not required", "Not required"
-    if data.status != Status.RESOLVED:
-        return "pending", "After resolution"
-    return "missing", "Missing"
+    code = postmortems.postmortem_state(
+        has_postmortem=data.postmortem_id is not None, worst_severity=worst_severity, status=data.status
+    )
+    return code, _POSTMORTEM_LABELS[code]
 
 
 class IncidentData(NamedTuple):
@@ -403,15 +397,9 @@ class UpdateData(NamedTuple):
 
 def _incidents(start: datetime, end: datetime) -> tuple[list[IncidentData], dict[int, list], dict[int, list[int]]]:
     """Incidents overlapping ``[start, end)``, their update logs and service ids: three queries."""
-    pm = _postmortem_query_name()
-    fields = ["id", "ticket", "title", "severity", "status", "started_at", "resolved_at"]
-    if pm:
-        fields.append(f"{pm}__id")
+    fields = ["id", "ticket", "title", "severity", "status", "started_at", "resolved_at", "postmortem__id"]
     overlapping = incidents_overlapping(Incident.objects.all(), start=start, end=end)
-    incidents = [
-        IncidentData(*row) if pm else IncidentData(*row, None)
-        for row in overlapping.order_by("started_at", "id").values_list(*fields)
-    ]
+    incidents = [IncidentData(*row) for row in overlapping.order_by("started_at", "id").values_list(*fields)]
     ids = overlapping.values("id")
     updates: dict[int, list[UpdateData]] = defaultdict(list)
     for incident_id, *rest in (
@@ -551,10 +539,10 @@ def _add_http_5xx(
     ("no data"). Recorded "no data" windows reduce the coverage; they are never counted
     as zero errors.
     """
-    try:
-        from metrics.selectors import no_data_windows, role_hourly_clean, role_rollup_points, role_samples_in
-    except ImportError:
-        return False
+    # Imported here: metrics imports reports. No ImportError fallback: a broken metrics app
+    # must fail the report, not show "no data".
+    from metrics.selectors import no_data_windows, role_hourly_clean, role_rollup_points, role_samples_in
+
     by_id = {s.id: s for s in services}
     merged = {sid: merge_intervals(spans, start=start, end=end, now=now) for sid, spans in windows.items()}
     zone = ZoneInfo(tz)
@@ -701,11 +689,9 @@ def _add_maintenance(services: list[ServiceReport], *, start: datetime, end: dat
 
 
 def _automation(start: datetime, end: datetime) -> dict | None:
-    """Automation savings for the same period, when the automation app provides them."""
-    try:
-        from automation.selectors import roi_summary
-    except ImportError:
-        return None
+    """Automation savings for the same period."""
+    from automation.selectors import roi_summary
+
     return roi_summary(start=start, end=end)
 
 
@@ -854,29 +840,18 @@ def data_fingerprint(*, start: datetime, end: datetime) -> str:
         list(ServiceGroup.services.through.objects.order_by("pk").values_list("servicegroup_id", "service_id")),
         MonthlyReport.objects.aggregate(o=Max("out_of_date_since")),
     ]
-    try:
-        from maintenance.models import Maintenance
+    # Imported here (these apps import reports); no ImportError fallback: a broken app must
+    # fail loudly, not quietly drop out of the fingerprint.
+    from automation.models import Execution
+    from maintenance.models import Maintenance
+    from metrics.models import MetricHourly, PollResult
 
-        parts.append(Maintenance.objects.aggregate(n=Count("id"), u=Max("updated_at")))
-    except (ImportError, LookupError):
-        pass
-    try:
-        from metrics.models import MetricHourly, PollResult
-
-        parts.append(
-            MetricHourly.objects.filter(hour__gte=start - _HOUR, hour__lt=end).aggregate(
-                n=Count("id"), u=Max("updated_at")
-            )
-        )
-        parts.append(PollResult.objects.filter(window_start__lt=end, window_end__gt=start).aggregate(m=Max("id")))
-    except ImportError:
-        pass
-    try:
-        from automation.models import Execution
-
-        parts.append(Execution.objects.aggregate(m=Max("id"), u=Max("updated_at")))
-    except (ImportError, LookupError):
-        pass
+    parts.append(Maintenance.objects.aggregate(n=Count("id"), u=Max("updated_at")))
+    parts.append(
+        MetricHourly.objects.filter(hour__gte=start - _HOUR, hour__lt=end).aggregate(n=Count("id"), u=Max("updated_at"))
+    )
+    parts.append(PollResult.objects.filter(window_start__lt=end, window_end__gt=start).aggregate(m=Max("id")))
+    parts.append(Execution.objects.aggregate(m=Max("id"), u=Max("updated_at")))
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 

@@ -24,7 +24,14 @@ from incidents.models import Service, Subscriber
 
 PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI") == "true"
+
+
+def ci_from_env(value: str | None) -> bool:
+    """CI services set CI=true, others CI=1: either way a missing browser is a failure there."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+IN_CI = ci_from_env(os.environ.get("CI"))
 
 
 # --- personas -------------------------------------------------------------------
@@ -44,6 +51,20 @@ def _fresh_status_page_cache():
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per persona; it is not what these tests are about."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _pinned_settings(settings):
+    """Settings a developer's shell could change are fixed for every test (a test may
+    still override them); ``tests/pytest_environment.py`` does the same before Django loads."""
+    settings.TIME_ZONE = "UTC"
+    settings.REPORT_TIME_ZONE = "UTC"
+    settings.LANGUAGE_CODE = "en-gb"
+    settings.USE_TZ = True
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.DEBUG = False
+    # A page cached by one test must not be served to the next (tests of the cache set it).
+    settings.STATUS_PAGE_CACHE_SECONDS = 0
 
 
 def _user(username, *groups, **extra):
@@ -240,7 +261,9 @@ def _database_url() -> str:
 # Passed through to the worker process; nothing else of the test's environment is.
 WORKER_ENV_ALLOWED = (
     "PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "REDIS_URL", "CI",
-    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG",
+    "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG", "TIME_ZONE", "REPORT_TIME_ZONE",
+    # CI's faked-clock pass (libfaketime): the worker must run on the same shifted clock.
+    "LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "FAKETIME_NO_CACHE",
 )  # fmt: skip
 
 
@@ -398,3 +421,18 @@ def save_artifact(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- markers --------------------------------------------------------------------
+
+# A test that uses one of these fixtures gets the marker if it lacks it, so `-m "not worker"`
+# or `-m "not e2e"` really leaves out every test that needs a worker process or a browser.
+MARKER_FIXTURES = {"worker": {"worker", "celery_worker_process"}, "e2e": {"page", "browser"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKER_FIXTURES.items():
+            if fixtures & used and not item.get_closest_marker(marker):
+                item.add_marker(marker)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from config.api import AwareDateTimeField
+
 from ..choices import ExecutionStatus
 
 
@@ -9,8 +11,8 @@ class ExecutionInSerializer(serializers.Serializer):
     job = serializers.CharField(max_length=200, help_text="The job's external id (as known to Beacon)")
     external_id = serializers.CharField(max_length=200, help_text="The execution's id; sending it again updates it")
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField()
+    started_at = AwareDateTimeField()
+    ended_at = AwareDateTimeField()
     hours_saved = serializers.DecimalField(
         max_digits=10,
         decimal_places=4,

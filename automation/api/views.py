@@ -8,6 +8,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config import bi
+from config.api import BulkErrorSerializer, BulkRowsInvalid, bulk_row
 
 from .. import services
 from ..models import AutomationJob, Execution, Tag
@@ -18,15 +19,14 @@ from . import serializers as s
 MAX_BATCH = 5000
 
 
-def _rejected(errors: list[dict], total: int) -> Response:
-    return Response(
-        {
-            "detail": f"{len(errors)} of {total} execution(s) are invalid; nothing was saved. "
-            "Fix the rows listed in `errors` and send the batch again.",
-            "errors": errors,
-        },
-        status=status.HTTP_400_BAD_REQUEST,
-    )
+def _rejected(errors: list[dict], rows: list[dict]):
+    """``errors`` as ``{"row", "external_id", field: [messages]}`` → the shared bulk error."""
+    found = []
+    for error in errors:
+        problems = {k: v for k, v in error.items() if k != "row" and isinstance(v, list)}
+        key = rows[error["row"]].get("external_id")
+        found.append(bulk_row(error["row"], key if isinstance(key, str) else None, problems))
+    raise BulkRowsInvalid(found, len(rows))
 
 
 class ExecutionPushView(APIView):
@@ -34,10 +34,10 @@ class ExecutionPushView(APIView):
 
     @extend_schema(
         request=s.ExecutionInSerializer(many=True),
-        responses={201: s.RecordResultSerializer, 200: s.RecordResultSerializer},
+        responses={201: s.RecordResultSerializer, 200: s.RecordResultSerializer, 400: BulkErrorSerializer},
         description="One execution object or a list of them. Sending the same `external_id` again updates "
         "that execution instead of adding one. If any row is invalid, nothing is saved and each bad row is "
-        "listed in `errors` with its index (`row`), `external_id` and a message per field.",
+        "listed in `rows` with its `index`, `key` (the external_id) and messages per field.",
     )
     def post(self, request):
         data = request.data
@@ -58,13 +58,13 @@ class ExecutionPushView(APIView):
                 for index, problems in pairs
                 if problems
             ]
-            return _rejected(errors, len(rows))
+            _rejected(errors, rows)
         try:
             result = services.executions_record(
                 rows=[services.ExecutionRow(**row) for row in serializer.validated_data]
             )
         except services.ExecutionRowsInvalid as exc:
-            return _rejected(exc.errors, len(rows))
+            _rejected(exc.errors, rows)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response({"created": result.created, "updated": result.updated}, status=code)
 

@@ -3,6 +3,8 @@
 
 from rest_framework import serializers
 
+from config.api import AwareDateTimeField
+
 from ..choices import RunStatus
 
 
@@ -10,8 +12,8 @@ class BatchRunInSerializer(serializers.Serializer):
     client = serializers.SlugField(help_text="Client slug; an unknown slug registers the client.")
     run_id = serializers.CharField(max_length=100, help_text="The producer's id; re-sending it updates the run.")
     run_date = serializers.DateField(required=False, help_text="Business date; default: started_at's date.")
-    started_at = serializers.DateTimeField(help_text="ISO 8601 with offset.")
-    finished_at = serializers.DateTimeField(required=False, help_text="Required unless status is running.")
+    started_at = AwareDateTimeField(help_text="ISO 8601 with offset.")
+    finished_at = AwareDateTimeField(required=False, help_text="Required unless status is running.")
     duration_seconds = serializers.FloatField(required=False, help_text="Instead of finished_at.")
     status = serializers.ChoiceField(choices=RunStatus.choices)
     records_processed = serializers.IntegerField(required=False, min_value=0)

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.api import BulkErrorSerializer, BulkRowsInvalid, bulk_row
 from config.bi import CsvRenderer
 
 from .. import services
@@ -16,14 +17,15 @@ class BatchRunIngestView(APIView):  # GET comes from BatchRunReadMixin below
     """Record batch runs: one object or a list, idempotent on (client, run_id).
 
     All or nothing: when any row is invalid the response is 400 with the errors of every
-    bad row (by position) and no run is saved, so a producer can fix and resend the batch.
+    bad row (``BulkError``, by position) and no run is saved, so a producer can fix and
+    resend the batch.
     """
 
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer]
 
     @extend_schema(
         request=s.BatchRunInSerializer(many=True),
-        responses={200: s.IngestResultSerializer, 201: s.IngestResultSerializer, 400: s.IngestErrorSerializer},
+        responses={200: s.IngestResultSerializer, 201: s.IngestResultSerializer, 400: BulkErrorSerializer},
         examples=[
             OpenApiExample(
                 "One run",
@@ -40,29 +42,17 @@ class BatchRunIngestView(APIView):  # GET comes from BatchRunReadMixin below
         ],
     )
     def post(self, request):
-        single = isinstance(request.data, dict)
-        rows = [request.data] if single else request.data
+        rows = [request.data] if isinstance(request.data, dict) else request.data
         if not isinstance(rows, list) or not rows:
-            return Response(
-                {"non_field_errors": ["Send one run object or a non-empty list of runs."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return Response({"detail": "Send one run object or a non-empty list of runs."}, status.HTTP_400_BAD_REQUEST)
         if len(rows) > settings.BATCH_API_MAX_ROWS:
             return Response(
-                {"non_field_errors": [f"At most {settings.BATCH_API_MAX_ROWS} runs per call; split the batch."]},
-                status=status.HTTP_400_BAD_REQUEST,
+                {"detail": f"At most {settings.BATCH_API_MAX_ROWS} runs per call; split the batch."},
+                status.HTTP_400_BAD_REQUEST,
             )
         result = services.batch_runs_ingest(rows=rows, atomic=True)
         if result.errors:
-            if single:
-                return Response(result.errors[0].errors, status=status.HTTP_400_BAD_REQUEST)
-            return Response(
-                {
-                    "detail": f"No runs were saved: {len(result.errors)} of {len(rows)} rows are invalid.",
-                    "rows": [{"index": e.index, "run_id": e.run_id, "errors": e.errors} for e in result.errors],
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise BulkRowsInvalid([bulk_row(e.index, e.run_id, e.errors) for e in result.errors], len(rows))
         body = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

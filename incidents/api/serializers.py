@@ -1,29 +1,13 @@
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from config.api import AwareDateTimeField
 
 from ..choices import DESCRIPTION_MAX_LENGTH, MESSAGE_MAX_LENGTH, TITLE_MAX_LENGTH, Severity, Status, Visibility
 from ..models import Incident, IncidentUpdate, Service
 
 User = get_user_model()
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that must carry its offset.
-
-    DRF would read a naive time in the server's time zone; a caller in another zone would
-    then record the wrong start of impact without noticing, so a naive time is refused.
-    """
-
-    default_error_messages = {
-        "naive": "Give a time zone offset (ISO 8601, e.g. 2025-03-01T09:30:00+01:00 or …Z).",
-    }
-
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return super().enforce_timezone(value)
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "format": "email", "maxLength": 254}})
@@ -78,7 +62,7 @@ class UpdateReadSerializer(serializers.ModelSerializer):
 
 class IncidentReadSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    engineer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    engineer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -190,8 +174,8 @@ class ReopenSerializer(serializers.Serializer):
 class IncidentFilterSerializer(serializers.Serializer):
     """Query parameters of the list and timeline calls."""
 
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = AwareDateTimeField(required=False)
+    end = AwareDateTimeField(required=False)
     service = serializers.SlugField(required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=[("open", "Open"), *Status.choices], required=False)

@@ -15,6 +15,7 @@ class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     serializer_class = s.MaintenanceReadSerializer
     filter_backends: list = []
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         if self.action == "list":

@@ -1,11 +1,13 @@
 from rest_framework import serializers
 
+from config.api import AwareDateTimeField
+
 
 class SampleRowSerializer(serializers.Serializer):
     """Documents one row of the bulk body (validation itself is plain Python in ``samples_ingest``)."""
 
     series = serializers.CharField(help_text="Series key")
-    ts = serializers.DateTimeField(help_text="ISO 8601 with offset")
+    ts = AwareDateTimeField(help_text="ISO 8601 with offset")
     value = serializers.FloatField()
 
 
@@ -37,8 +39,8 @@ class AlertmanagerAlertSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="firing or resolved")
     labels = serializers.DictField(child=serializers.CharField(), help_text="`service` (slug) and `severity` matter.")
     annotations = serializers.DictField(child=serializers.CharField(), required=False)
-    startsAt = serializers.DateTimeField()
-    endsAt = serializers.DateTimeField(required=False)
+    startsAt = AwareDateTimeField()
+    endsAt = AwareDateTimeField(required=False)
     generatorURL = serializers.URLField(required=False)
     fingerprint = serializers.CharField(required=False)
 

@@ -1,13 +1,12 @@
-import json
-
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import BulkErrorSerializer, StrictJSONParser, json_loads_strict, read_body
 from config.authentication import BearerOrTokenAuthentication
 from integrations import alertmanager
 
@@ -19,14 +18,24 @@ from . import serializers as s
 class SampleIngestView(APIView):
     """Bulk, idempotent push of samples: ``[{"series": key, "ts": ISO 8601, "value": number}, …]``.
 
-    All or nothing: a bad row gets a 400 naming it (``rows[17].ts``) and nothing is stored.
+    All or nothing: bad rows get a 400 naming each (``BulkError``) and nothing is stored.
     """
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
-    @extend_schema(request=s.SampleRowSerializer(many=True), responses=s.SampleIngestResultSerializer)
+    @extend_schema(
+        request=s.SampleRowSerializer(many=True),
+        responses={200: s.SampleIngestResultSerializer, 400: BulkErrorSerializer},
+    )
     def post(self, request):
-        result = services.samples_ingest(rows=_read_json(request))
+        rows = _read_json(request)
+        # Problems with the request as a whole are {"detail"}, like the other bulk APIs.
+        limit = settings.METRICS_INGEST_MAX_ROWS
+        if not isinstance(rows, list):
+            return Response({"detail": 'Send a JSON list of {"series", "ts", "value"} objects.'}, status=400)
+        if len(rows) > limit:
+            return Response({"detail": f"At most {limit} rows per request; got {len(rows)}."}, status=400)
+        result = services.samples_ingest(rows=rows)
         return Response({"received": result.received, "stored": result.stored})
 
 
@@ -50,7 +59,7 @@ class AlertmanagerWebhookView(APIView):
     """
 
     authentication_classes = [BearerOrTokenAuthentication]
-    parser_classes = [JSONParser]  # for the schema: the body is read raw and parsed by integrations.alertmanager
+    parser_classes = [StrictJSONParser]  # for the schema: the body is read raw and parsed by integrations.alertmanager
 
     @extend_schema(request=s.AlertmanagerPayloadSerializer, responses=s.AlertmanagerResultSerializer)
     def post(self, request):
@@ -80,23 +89,8 @@ def _read_json(request):
 
     Bulk pushes are larger than Django's form-oriented ``DATA_UPLOAD_MAX_MEMORY_SIZE``
     (a 50,000-row batch is ~4 MB), so this endpoint reads the raw stream up to
-    ``METRICS_INGEST_MAX_BYTES`` instead of going through ``request.body``.
+    ``METRICS_INGEST_MAX_BYTES`` (413 beyond) and parses it with the API's strict rules.
     """
-    limit = settings.METRICS_INGEST_MAX_BYTES
-    django_request = request._request
-    length = int(django_request.META.get("CONTENT_LENGTH") or 0)
-    if length > limit:
-        raise ValidationError({"non_field_errors": [f"The body is {length} bytes; at most {limit} per request."]})
-    if not django_request.content_type.startswith("application/json"):
-        raise ValidationError({"non_field_errors": ["Send the samples as application/json."]})
-    raw = django_request.read(limit + 1)
-    if len(raw) > limit:
-        raise ValidationError({"non_field_errors": [f"The body is larger than {limit} bytes."]})
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise ValidationError({"non_field_errors": [f"Malformed JSON: {exc}"]}) from None
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
+    if not request._request.content_type.startswith("application/json"):
+        raise UnsupportedMediaType(request._request.content_type, "Send the samples as application/json.")
+    return json_loads_strict(read_body(request, settings.METRICS_INGEST_MAX_BYTES))

@@ -26,6 +26,8 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from config.api import BulkRowsInvalid, bulk_row, time_problem
+
 from ..models import MetricHourly, MetricSample, MetricSeries
 
 HOURLY_LOCK = 14_0001  # advisory lock namespace: one writer per series while its hours are recomputed
@@ -68,7 +70,8 @@ def samples_ingest(*, rows: Any) -> IngestResult:
             ts = _parse_ts(raw_ts)
             if ts is None:
                 errors.setdefault(f"rows[{index}].ts", []).append(
-                    f"{raw_ts!r} is not an ISO 8601 time with a UTC offset, e.g. 2025-01-31T12:05:00Z."
+                    f"{raw_ts!r} is not an ISO 8601 time with a UTC offset between 1970 and 2999, "
+                    "e.g. 2025-01-31T12:05:00Z."
                 )
                 continue
             ts_cache[raw_ts] = ts
@@ -86,7 +89,7 @@ def samples_ingest(*, rows: Any) -> IngestResult:
         if len(errors) >= MAX_REPORTED_ERRORS:
             break
     if errors:
-        raise ValidationError(_limited(errors))
+        raise _invalid(errors, rows)
 
     keys = {key for key, _, _ in parsed}
     ids = dict(MetricSeries.objects.filter(key__in=keys).values_list("key", "pk"))
@@ -96,7 +99,7 @@ def samples_ingest(*, rows: Any) -> IngestResult:
                 errors.setdefault(f"rows[{index}].series", []).append(f"Unknown series {key!r}.")
                 if len(errors) >= MAX_REPORTED_ERRORS:
                     break
-        raise ValidationError(_limited(errors))
+        raise _invalid(errors, rows)
 
     stored = samples_upsert(points=((ids[key], ts, value) for key, ts, value in parsed))
     return IngestResult(received=len(rows), stored=stored)
@@ -256,7 +259,9 @@ def _parse_ts(raw: Any) -> datetime | None:
         ts = datetime.fromisoformat(raw)
     except ValueError:
         return None
-    return ts if ts.tzinfo is not None else None
+    # Naive times, offsets PostgreSQL refuses and years out of range (a sample at year 1
+    # would break the daily retention job for good) are all refused here.
+    return None if time_problem(ts) else ts
 
 
 def _row_error(errors: dict, index: int, row: Any) -> None:
@@ -268,7 +273,15 @@ def _row_error(errors: dict, index: int, row: Any) -> None:
             errors.setdefault(f"rows[{index}].{name}", []).append("This field is required.")
 
 
-def _limited(errors: dict) -> dict:
-    if len(errors) >= MAX_REPORTED_ERRORS:
-        errors["non_field_errors"] = [f"Stopped after {MAX_REPORTED_ERRORS} bad rows; nothing was stored."]
-    return errors
+def _invalid(errors: dict, rows: list) -> BulkRowsInvalid:
+    """``{"rows[17].ts": [messages]}`` → the shared bulk error (row 17, field ``ts``)."""
+    by_row: dict[int, dict[str, list[str]]] = {}
+    for name, messages in errors.items():
+        index_text, _, field = name.removeprefix("rows[").partition("]")
+        by_row.setdefault(int(index_text), {})[field.lstrip(".") or "non_field_errors"] = messages
+    found = []
+    for index, problems in by_row.items():
+        row = rows[index]
+        key = row.get("series") if isinstance(row, dict) and isinstance(row.get("series"), str) else None
+        found.append(bulk_row(index, key, problems))
+    return BulkRowsInvalid(found, len(rows))

@@ -103,6 +103,7 @@ def series_fetch(*, series: MetricSeries, start: datetime, end: datetime) -> lis
             endpoint_url=source.endpoint_url,
             profile=source.aws_profile,
             role_arn=source.role_arn,
+            sts_endpoint_url=settings.AWS_STS_ENDPOINT_URL,
             timeout=timeout,
         )
         return aws.get_metric_points(

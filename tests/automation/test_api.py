@@ -67,10 +67,10 @@ def test_bad_rows_reject_the_whole_batch_name_each_row_and_write_nothing(api):
     response = api.post(URL, batch, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert "nothing was saved" in body["detail"]
-    errors = {error["row"]: error for error in body["errors"]}
+    assert "Nothing was saved" in body["detail"]
+    errors = {row["index"]: row["errors"] for row in body["rows"]}
     assert set(errors) == {1, 2, 3}
-    assert errors[1]["external_id"] == "bad-job" and "no-such-job" in errors[1]["job"][0]
+    assert body["rows"][0]["key"] == "bad-job" and "no-such-job" in errors[1]["job"][0]
     assert errors[2]["ended_at"] == ["The execution cannot end before it started."]
     assert errors[3]["hours_saved"] == ["Hours saved cannot be negative."]
     assert Execution.objects.count() == 0
@@ -79,7 +79,7 @@ def test_bad_rows_reject_the_whole_batch_name_each_row_and_write_nothing(api):
 def test_malformed_rows_are_named_too(api):
     response = api.post(URL, [row("ok"), row("no-date", started_at="yesterday"), {"job": "job-1"}], format="json")
     assert response.status_code == 400
-    errors = {error["row"]: error for error in response.json()["errors"]}
+    errors = {row["index"]: row["errors"] for row in response.json()["rows"]}
     assert set(errors) == {1, 2}
     assert "started_at" in errors[1] and {"external_id", "status", "started_at"} <= set(errors[2])
     assert Execution.objects.count() == 0
@@ -88,12 +88,12 @@ def test_malformed_rows_are_named_too(api):
 def test_an_id_twice_in_one_batch_is_refused(api):
     response = api.post(URL, [row("rd-1"), row("rd-1")], format="json")
     assert response.status_code == 400
-    assert "appears twice" in response.json()["errors"][0]["external_id"][0]
+    assert "appears twice" in response.json()["rows"][0]["errors"]["external_id"][0]
 
 
 def test_an_execution_ending_in_the_future_is_refused(api):
     response = api.post(URL, row(started_at="2999-01-01T00:00:00Z", ended_at="2999-01-01T00:10:00Z"), format="json")
-    assert response.status_code == 400 and "future" in response.json()["errors"][0]["ended_at"][0]
+    assert response.status_code == 400 and "future" in response.json()["rows"][0]["errors"]["ended_at"][0]
 
 
 @pytest.mark.parametrize("payload", [[], "text", [1, 2]])

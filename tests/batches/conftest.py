@@ -1,15 +1,27 @@
 """Factories for batch tests: runs go in through the ingest service, like real ones."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+import time_machine
 
 from batches import services
 from batches.models import Client
 
-# Pages judge against the real clock, so test data is laid out relative to it.
-NOW = timezone.now().replace(second=0, microsecond=0)
+# Pages and checks judge against "now": every test here runs on a clock frozen at NOW
+# (ticking from there), midday UTC so that "today" is the same day in every zone from
+# -11:00 to +11:59 and "5 hours ago" never crosses midnight. Tests with the real worker
+# process (marked ``worker``) cannot share a frozen clock and keep the real one.
+NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(request):
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def run_row(client, day, minutes: float, *, status="succeeded", run_id=None, **extra) -> dict:

@@ -4,6 +4,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from django.utils import timezone
 
 from batches import services, tasks
 from batches.models import BatchAlert, BatchAlertEvent
@@ -101,10 +102,11 @@ class ChatHook:
 @pytest.mark.worker
 def test_the_periodic_check_emails_and_chats_once_per_transition(worker, mailbox, settings, ingest):
     settings.BATCH_ALERT_EMAILS = ["batch-oncall@example.com"]
+    now = timezone.now()  # the worker process runs on the real clock
     with ChatHook() as hook:
         ChatChannel.objects.create(name="ops", url=f"json://127.0.0.1:{hook.port}/hook", batch_alerts=True)
         ChatChannel.objects.create(name="quiet", url=f"json://127.0.0.1:{hook.port}/quiet", batch_alerts=False)
-        ingest(daily_history("acme", [30] * 5, last=NOW - timedelta(days=2)))
+        ingest(daily_history("acme", [30] * 5, last=now - timedelta(days=2)))
 
         assert tasks.check_batches() == 1
         rcpts, message = mailbox.wait_for(1)[0]
@@ -117,7 +119,7 @@ def test_the_periodic_check_emails_and_chats_once_per_transition(worker, mailbox
         wait_until(lambda: BatchAlertEvent.objects.filter(chatted_at__isnull=False).count() == 1, message="marked")
 
         assert tasks.check_batches() == 0  # still stale: no second notification
-        ingest([run_row("acme", NOW - timedelta(minutes=40), 30, run_id="back")])
+        ingest([run_row("acme", now - timedelta(minutes=40), 30, run_id="back")])
         assert tasks.check_batches() == 1
         mailbox.wait_for(2)
         wait_until(lambda: len(hook.messages) == 2, message="the 'cleared' chat message")

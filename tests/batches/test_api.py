@@ -12,6 +12,15 @@ URL = "/api/v1/batch-runs/"
 START = NOW - timedelta(hours=3)
 
 
+def single_row_errors(response) -> dict:
+    """The messages per field of a single posted run, in the shared bulk error shape."""
+    body = response.json()
+    assert response.status_code == 400 and body["detail"].startswith("Nothing was saved"), body
+    [row] = body["rows"]
+    assert row["index"] == 0
+    return row["errors"]
+
+
 def api(user=None):
     client = APIClient()
     if user:
@@ -110,7 +119,7 @@ def test_a_bad_single_run_gets_a_message_per_field(engineer_user):
     row = {"client": "acme", "started_at": START.isoformat(), "status": "exploded", "finished_at": "yesterday"}
     response = api(engineer_user).post(URL, row, format="json")
     assert response.status_code == 400
-    body = response.json()
+    body = single_row_errors(response)
     assert body["run_id"] == ["This field is required."]
     assert "Unknown status 'exploded'" in body["status"][0]
     assert "not a date and time" in body["finished_at"][0]
@@ -121,20 +130,22 @@ def test_a_run_cannot_finish_before_it_starts(engineer_user):
     row = good(finished_at=(START - timedelta(minutes=1)).isoformat())
     response = api(engineer_user).post(URL, row, format="json")
     assert response.status_code == 400
-    assert response.json()["finished_at"] == ["The run cannot finish before it started."]
+    assert single_row_errors(response)["finished_at"] == ["The run cannot finish before it started."]
 
 
 def test_times_without_a_time_zone_are_refused(engineer_user):
     row = good(started_at="2025-03-20T09:00:00")
     response = api(engineer_user).post(URL, row, format="json")
-    assert response.status_code == 400 and "time zone" in response.json()["started_at"][0]
+    assert response.status_code == 400 and "time zone" in single_row_errors(response)["started_at"][0]
 
 
 def test_a_finished_run_needs_its_end_and_a_running_one_has_none(engineer_user):
     no_end = {"client": "acme", "run_id": "1", "started_at": START.isoformat(), "status": "succeeded"}
-    assert "needs finished_at" in api(engineer_user).post(URL, no_end, format="json").json()["finished_at"][0]
+    assert (
+        "needs finished_at" in single_row_errors(api(engineer_user).post(URL, no_end, format="json"))["finished_at"][0]
+    )
     running = good(status="running", finished_at=NOW.isoformat())
-    assert api(engineer_user).post(URL, running, format="json").json()["finished_at"] == [
+    assert single_row_errors(api(engineer_user).post(URL, running, format="json"))["finished_at"] == [
         "A running run has no finished_at yet."
     ]
 
@@ -146,9 +157,9 @@ def test_one_bad_row_rejects_the_whole_batch_with_errors_by_position(engineer_us
     response = api(engineer_user).post(URL, rows, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"] == "No runs were saved: 2 of 4 rows are invalid."
+    assert body["detail"] == "Nothing was saved: 2 of 4 rows are invalid."
     assert [(row["index"], list(row["errors"])) for row in body["rows"]] == [(1, ["status"]), (3, ["started_at"])]
-    assert body["rows"][0]["run_id"] == rows[1]["run_id"]
+    assert body["rows"][0]["key"] == rows[1]["run_id"]
     assert not BatchRun.objects.exists() and not Client.objects.exists()
 
 
@@ -162,9 +173,9 @@ def test_a_body_that_is_not_runs_is_refused(engineer_user, body):
 def test_too_many_rows_in_one_call_are_refused(engineer_user, settings):
     settings.BATCH_API_MAX_ROWS = 2
     response = api(engineer_user).post(URL, daily_history("acme", [1, 2, 3], last=START), format="json")
-    assert response.status_code == 400 and "At most 2 runs" in response.json()["non_field_errors"][0]
+    assert response.status_code == 400 and "At most 2 runs" in response.json()["detail"]
 
 
 def test_a_bad_client_slug_is_refused(engineer_user):
     response = api(engineer_user).post(URL, run_row("Acme Retail!", START, 3), format="json")
-    assert response.status_code == 400 and "client slug" in response.json()["client"][0]
+    assert response.status_code == 400 and "client slug" in single_row_errors(response)["client"][0]

@@ -92,3 +92,24 @@ def test_the_status_page_query_count_does_not_grow_with_history(client, make_inc
         client.get("/status/")
 
     assert len(many) == len(few)
+
+
+def test_anonymous_viewers_share_a_copy_for_a_few_seconds_and_signed_in_users_see_it_fresh(
+    client, make_incident, now, settings, engineer_user
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.STATUS_PAGE_CACHE_SECONDS = 60
+    assert "Card payments failing" not in client.get("/status/").content.decode()
+    make_incident(started_at=now - timedelta(hours=1), severity=1, on=("payments",), title="Card payments failing")
+    # Within the cache time an anonymous screen still gets the shared copy...
+    assert "Card payments failing" not in client.get("/status/").content.decode()
+    # ...a signed-in user renders it afresh...
+    client.force_login(engineer_user)
+    assert "Card payments failing" in client.get("/status/").content.decode()
+    client.logout()
+    # ...and once the copy is gone, anonymous viewers see the change too.
+    cache.clear()
+    assert "Card payments failing" in client.get("/status/").content.decode()
+    cache.clear()

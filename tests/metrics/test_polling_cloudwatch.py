@@ -1,14 +1,19 @@
 """CloudWatch through boto3 against moto's server: put data, poll, widen empty windows, back off when throttled."""
 
 import json
+import re
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
 
 import pytest
 import requests
 
+from integrations import aws
 from metrics import services, tasks
 from metrics.choices import PollStatus, SeriesRole, SourceKind, Statistic
 from metrics.models import MetricSample, PollResult
+from tests.conftest import free_port
 
 from .conftest import make_series, make_source
 
@@ -163,14 +168,74 @@ def test_throttled_on_every_attempt_is_recorded_as_an_error(
     assert "Throttling" in result.message
 
 
-def test_an_assumed_role_is_used_for_another_account(series, cloudwatch, settings):
+def _forwarding(fake, target):
+    """Make ``fake`` a recording proxy in front of ``target`` (moto)."""
+
+    def handle(req):
+        forwarded = requests.post(target + req.path, data=req.body, headers=dict(req.headers), timeout=10)
+        keep = {k: v for k, v in forwarded.headers.items() if k.lower() in ("content-type", "smithy-protocol")}
+        return forwarded.status_code, keep, forwarded.content
+
+    for path in ("/", "/service/GraniteServiceVersion20100801/operation/GetMetricData"):
+        fake.route("POST", path, handle)
+    return fake
+
+
+def _access_key(recorded) -> str:
+    return re.search(r"Credential=([^/]+)/", recorded.headers.get("authorization", "")).group(1)
+
+
+@pytest.fixture
+def sts_proxy(moto_server):
+    from tests.metrics.conftest import FakeHTTP, _handler_for
+
+    fake = FakeHTTP(port=free_port())
+    server = ThreadingHTTPServer(("127.0.0.1", fake.port), _handler_for(fake))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield _forwarding(fake, moto_server)
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_assumed_role_signs_the_cloudwatch_calls_and_is_assumed_once(
+    series, cloudwatch, settings, fake_http, sts_proxy, moto_server
+):
+    aws._ROLE_CREDENTIALS.clear()
     settings.METRICS_WINDOW_STEPS = [300]
+    settings.AWS_STS_ENDPOINT_URL = sts_proxy.url
+    cloudwatch_proxy = _forwarding(fake_http, moto_server)
     series.source.role_arn = "arn:aws:iam::123456789012:role/beacon-read-metrics"
+    series.source.endpoint_url = cloudwatch_proxy.url
     series.source.save()
     now = datetime.now(UTC)
     put(cloudwatch, (minute(now, 1), 5.0))
-    outcome = services.series_poll(series_id=series.pk, now=now)
-    assert outcome.status == PollStatus.OK, outcome.message
+
+    for _ in range(2):
+        outcome = services.series_poll(series_id=series.pk, now=now)
+        assert outcome.status == PollStatus.OK, outcome.message
+
+    # AssumeRole went to the STS endpoint, once for both polls, signed with the base keys...
+    [assume] = [r for r in sts_proxy.requests if b"AssumeRole" in r.body]
+    assert b"beacon-read-metrics" in assume.body and _access_key(assume) == "testing"
+    # ...and every CloudWatch call was signed with the role's temporary keys, never the base ones.
+    calls = cloudwatch_proxy.requests
+    assert calls and not any(b"AssumeRole" in r.body for r in calls)
+    keys = {_access_key(r) for r in calls}
+    assert "testing" not in keys and len(keys) == 1
+    assert next(iter(keys)).startswith("ASIA")
+
+
+def test_assumed_credentials_are_assumed_again_when_they_are_about_to_expire(series, cloudwatch, settings, sts_proxy):
+    aws._ROLE_CREDENTIALS.clear()
+    settings.METRICS_WINDOW_STEPS = [300]
+    settings.AWS_STS_ENDPOINT_URL = sts_proxy.url
+    series.source.role_arn = "arn:aws:iam::123456789012:role/beacon-read-metrics"
+    series.source.save()
+    services.series_poll(series_id=series.pk)
+    for creds in aws._ROLE_CREDENTIALS.values():
+        creds["Expiration"] = datetime.now(UTC) + timedelta(minutes=1)  # inside the refresh margin
+    services.series_poll(series_id=series.pk)
+    assert len([r for r in sts_proxy.requests if b"AssumeRole" in r.body]) == 2
 
 
 def test_missing_credentials_are_a_clear_error(series, moto_server, monkeypatch, settings, tmp_path):

@@ -102,7 +102,8 @@ def test_5xx_outside_incidents_skips_every_incident_window_and_reports_coverage(
     # No series at all: "no data", never zero.
     assert row(report, "payments").http_5xx_outside is None
     assert row(report, "payments").api_row()["http_5xx_outside_incidents"] is None
-    assert pay.pk
+    assert row(report, "payments").http_5xx_total is None
+    assert pay.slug == "payments"
 
 
 def test_a_series_that_only_ever_returned_no_data_is_not_zero(report_tz, services):

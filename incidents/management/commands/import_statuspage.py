@@ -45,6 +45,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
 from audit.services import audit_record
+from config.api import http_url
 from incidents import postmortems
 from incidents import services as incident_services
 from incidents.choices import Status, UpdateKind
@@ -492,7 +493,7 @@ class Command(BaseCommand):
                 services=self._services(record, counts),
                 by=None,
                 description=opening.body if opening else "",
-                external_url=record.shortlink,
+                external_url=http_url(record.shortlink),
                 started_at=record.started_at,
                 message=opening.body if opening else "",
                 status=(UPDATE_STATUS.get(opening.status) if opening else None) or Status.INVESTIGATING,

@@ -46,7 +46,7 @@ PROBLEMS = [
     ("Database failover during peak", "Primary disk filled by runaway log table."),
     ("Images not loading", "CDN origin credentials expired."),
 ]
-DEMO_APPS = ("metrics", "reports", "batches", "automation", "dashboard", "maintenance")
+DEMO_APPS = ("metrics", "batches", "automation", "dashboard", "maintenance")
 
 
 class Command(BaseCommand):
@@ -66,10 +66,8 @@ class Command(BaseCommand):
         created = self._incidents(count=incidents, rng=rng, now=now, services=services, users=users)
         self.stdout.write(f"Demo incidents: {created} new, {Incident.objects.count()} in all.")
         for app in DEMO_APPS:
-            try:
-                module = importlib.import_module(f"{app}.demo")
-            except ModuleNotFoundError:
-                continue
+            # Every app in DEMO_APPS has a demo module; a broken one must fail loudly here.
+            module = importlib.import_module(f"{app}.demo")
             module.seed(now=now, rng=random.Random(seed), stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
 

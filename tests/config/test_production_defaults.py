@@ -1,0 +1,70 @@
+"""Production defaults, read from a fresh interpreter per environment (settings load once)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+from tests.conftest import ROOT
+
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({k: getattr(s, k, None) for k in ('SECRET_KEY', 'CSRF_COOKIE_SECURE', "
+    "'SESSION_COOKIE_SECURE', 'SECURE_HSTS_PRELOAD', 'SECURE_HSTS_SECONDS', 'SECURE_SSL_REDIRECT')}))"
+)
+
+
+def settings_under(**env):
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "BEACON_PRODUCTION")}
+    base.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
+    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=base, capture_output=True, text=True)
+    if done.returncode:
+        return done.stderr
+    return json.loads(done.stdout)
+
+
+def test_without_a_secret_key_beacon_refuses_to_start_unless_debug():
+    refused = settings_under()
+    assert isinstance(refused, str) and "Set SECRET_KEY" in refused
+    debug = settings_under(DEBUG="true")
+    assert debug["SECRET_KEY"].startswith("dev-only")
+
+
+def test_a_production_stack_over_plain_http_can_keep_its_csrf_cookie():
+    lan = settings_under(BEACON_PRODUCTION="true", SECRET_KEY="k" * 50, SECURE_COOKIES="false")
+    assert lan["CSRF_COOKIE_SECURE"] is False and lan["SESSION_COOKIE_SECURE"] is False
+    assert lan["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_behind_tls_cookies_are_secure_and_hsts_preload_is_only_on_when_asked():
+    tls = settings_under(BEACON_PRODUCTION="true", SECRET_KEY="k" * 50)
+    assert tls["CSRF_COOKIE_SECURE"] is True and tls["SECURE_HSTS_SECONDS"] > 0
+    assert tls["SECURE_HSTS_PRELOAD"] is False
+    asked = settings_under(BEACON_PRODUCTION="true", SECRET_KEY="k" * 50, SECURE_HSTS_PRELOAD="true")
+    assert asked["SECURE_HSTS_PRELOAD"] is True
+
+
+def test_the_compose_file_serves_plain_http_by_default():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert 'SECURE_COOKIES: "${SECURE_COOKIES:-false}"' in compose
+    assert 'SECURE_SSL_REDIRECT: "${SECURE_SSL_REDIRECT:-false}"' in compose
+
+
+@pytest.mark.django_db
+def test_healthz_says_ok_and_nothing_more(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_says_fail_without_naming_the_database(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(f"could not connect to server at {connection.settings_dict.get('HOST') or 'db.internal'}")
+
+    monkeypatch.setattr(connection, "cursor", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "fail"}
