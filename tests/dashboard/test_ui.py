@@ -249,8 +249,10 @@ def test_incident_emails_are_written_in_the_configured_language(make_incident, n
     assert "Grav. 2 – majeur" in rendered["text"] and "Suivre l'incident" in rendered["text"]
 
 
-def test_a_cached_status_page_costs_no_database_query_and_is_sent_gzipped(client, services):
+def test_a_cached_status_page_costs_no_database_query_and_is_sent_gzipped(client, services, settings):
     import gzip
+
+    settings.STATUS_PAGE_CACHE_SECONDS = 30
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
