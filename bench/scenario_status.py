@@ -10,6 +10,7 @@ requests/s with p95 < 200 ms on this 2-core machine.
 
 import csv
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -131,6 +132,7 @@ def run(args) -> str:
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
         "CACHE_KEY_PREFIX": "beacon-bench",
         "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "DB_CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
     }
