@@ -53,7 +53,7 @@ clean:
 I18N_IGNORE := --ignore=.venv --ignore=var --ignore=staticfiles --ignore=tests --ignore=node_modules --ignore=static/vendor
 .PHONY: messages
 messages: $(VENV)/.installed-run
-	$(PY) manage.py makemessages -l fr $(I18N_IGNORE)
-	$(PY) manage.py makemessages -d djangojs -l fr $(I18N_IGNORE)
+	BEACON_ALLOW_DEV_SECRET_KEY=true $(PY) manage.py makemessages -l fr $(I18N_IGNORE)
+	BEACON_ALLOW_DEV_SECRET_KEY=true $(PY) manage.py makemessages -d djangojs -l fr $(I18N_IGNORE)
 	for po in locale/*/LC_MESSAGES/*.po; do msgfmt --check --statistics -o /dev/null $$po; done
-	$(PY) manage.py compilemessages --ignore=.venv --ignore=var
+	BEACON_ALLOW_DEV_SECRET_KEY=true $(PY) manage.py compilemessages --ignore=.venv --ignore=var
