@@ -56,16 +56,23 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
+# True when no SECRET_KEY was given outside DEBUG: the web app, the worker, beat and
+# runserver then refuse to start (config/startup.py). Commands that only read the project
+# (check, makemigrations, makemessages, URL and contract checks) still run, on a random key
+# that lives and dies with the process, so nothing signed with it can be forged or reused.
+SECRET_KEY_MISSING = False
+SECRET_KEY_MESSAGE = (
+    "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=true for development."
+)
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("BEACON_ALLOW_DEV_SECRET_KEY", False):
-        # A public development key would let anyone forge sessions and password-reset
-        # links: without DEBUG, Beacon refuses to start rather than use it silently.
-        raise ImproperlyConfigured(
-            "Set SECRET_KEY (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
-            "or DEBUG=true for development."
-        )
-    # Development only (DEBUG): a fixed key so sessions survive restarts of `make run`.
-    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+    if DEBUG or env_bool("BEACON_ALLOW_DEV_SECRET_KEY", False):
+        # Development only (DEBUG): a fixed key so sessions survive restarts of `make run`.
+        SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+    else:
+        import secrets
+
+        SECRET_KEY = secrets.token_urlsafe(50)
+        SECRET_KEY_MISSING = True
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -26,11 +26,26 @@ def settings_under(**env):
     return json.loads(done.stdout)
 
 
-def test_without_a_secret_key_beacon_refuses_to_start_unless_debug():
-    refused = settings_under()
-    assert isinstance(refused, str) and "Set SECRET_KEY" in refused
-    debug = settings_under(DEBUG="true")
-    assert debug["SECRET_KEY"].startswith("dev-only")
+def start_web_app(**env):
+    """Load the WSGI application in a fresh interpreter, as gunicorn would."""
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "BEACON_PRODUCTION")}
+    base.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
+    return subprocess.run([sys.executable, "-c", "import config.wsgi"], cwd=ROOT, env=base, capture_output=True,
+                          text=True)  # fmt: skip
+
+
+def test_without_a_secret_key_the_web_app_refuses_to_start_unless_debug():
+    refused = start_web_app()
+    assert refused.returncode != 0 and "Set SECRET_KEY" in refused.stderr
+    assert start_web_app(DEBUG="true").returncode == 0
+    assert start_web_app(SECRET_KEY="k" * 50).returncode == 0
+    assert settings_under(DEBUG="true")["SECRET_KEY"].startswith("dev-only")
+
+
+def test_without_a_secret_key_read_only_tools_run_on_a_key_that_dies_with_the_process():
+    first, second = settings_under(), settings_under()
+    assert not first["SECRET_KEY"].startswith("dev-only")
+    assert first["SECRET_KEY"] != second["SECRET_KEY"]
 
 
 def test_a_production_stack_over_plain_http_can_keep_its_csrf_cookie():
@@ -68,3 +83,13 @@ def test_healthz_says_fail_without_naming_the_database(client, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "fail"}
+
+
+def test_without_a_secret_key_the_worker_refuses_to_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "BEACON_PRODUCTION")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", BEACON_VAR_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--without-mingle"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and "Set SECRET_KEY" in done.stderr + done.stdout
