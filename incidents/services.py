@@ -618,19 +618,9 @@ def incident_edit(
                 first = incident.updates.order_by("id")[1]
                 if fields["started_at"] > first.effective_at:
                     raise ValidationError({"started_at": "The start cannot move past the first update."})
-        new_services = fields.pop("services", None)
-        for name, value in fields.items():
-            old = getattr(incident, name)
-            if old != value:
-                changes[name] = [_plain(old), _plain(value)]
-                setattr(incident, name, value)
-        if new_services is not None:
-            _check_services(new_services)
-            old_slugs = sorted(incident.services.values_list("slug", flat=True))
-            new_slugs = sorted(s.slug for s in new_services)
-            if old_slugs != new_slugs:
-                changes["services"] = [old_slugs, new_slugs]
-                incident.services.set(new_services)
+        if fields.get("services") is not None:
+            _check_services(fields["services"])
+        _apply_fields(incident, fields, changes)
         if not changes:
             return incident
         _check_version(incident, expected_version)
@@ -752,18 +742,7 @@ def incident_correct(
             before = _severity_at(incident, effective_at, _entries(incident))
             changes["severity"] = [before, int(severity)]
             sets_severity = int(severity)
-        new_services = fields.pop("services", None)
-        for name, value in fields.items():
-            old = getattr(incident, name)
-            if old != value:
-                changes[name] = [_plain(old), _plain(value)]
-                setattr(incident, name, value)
-        if new_services is not None:
-            old_slugs = sorted(incident.services.values_list("slug", flat=True))
-            new_slugs = sorted(s.slug for s in new_services)
-            if old_slugs != new_slugs:
-                changes["services"] = [old_slugs, new_slugs]
-                incident.services.set(new_services)
+        _apply_fields(incident, fields, changes)
         if not changes:
             return None
         _check_version(incident, expected_version)
@@ -785,6 +764,24 @@ def incident_correct(
         _past_changed(min(old_start, new_start), max(old_end, new_end), now=now)
         audit_record(action="incident_correction", actor=by, target=incident, summary=reason.strip(), changes=changes)
         return update
+
+
+def _apply_fields(incident: Incident, fields: dict[str, Any], changes: dict[str, list]) -> None:
+    """Set the given details (and services) on ``incident``, noting each change from → to.
+
+    Shared by edits of open incidents and corrections of resolved ones; the caller saves."""
+    new_services = fields.pop("services", None)
+    for name, value in fields.items():
+        old = getattr(incident, name)
+        if old != value:
+            changes[name] = [_plain(old), _plain(value)]
+            setattr(incident, name, value)
+    if new_services is not None:
+        old_slugs = sorted(incident.services.values_list("slug", flat=True))
+        new_slugs = sorted(s.slug for s in new_services)
+        if old_slugs != new_slugs:
+            changes["services"] = [old_slugs, new_slugs]
+            incident.services.set(new_services)
 
 
 def _iso(value: datetime | None) -> str | None:
