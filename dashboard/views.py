@@ -40,6 +40,7 @@ def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] |
     names = dict(services or {})
     names.update(result.service_names)
     incidents, maintenances = selectors.timeline_rows(result)
+    status_labels = {value: str(label) for value, label in Status.choices}
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),
@@ -53,7 +54,7 @@ def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] |
                 "title": row.title,
                 "severity": row.severity,
                 "status": row.status,
-                "status_label": Status(row.status).label if row.status in Status.values else row.status,
+                "status_label": status_labels.get(row.status, row.status),
                 "services": row.services,
                 "engineer": row.engineer_name,
                 "start": _ms(row.started_at),

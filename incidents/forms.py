@@ -3,7 +3,7 @@
 import re
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Layout, Row, Submit
+from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -247,24 +247,6 @@ class IncidentFilterForm(forms.Form):
     )
     start = forms.DateTimeField(label=_("From"), required=False, widget=DATETIME_WIDGET)
     end = forms.DateTimeField(label=_("To"), required=False, widget=DATETIME_WIDGET)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # A filter bar: labels above aligned controls that wrap on small screens.
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            Row(
-                Column("q", css_class="col-12 col-md-4 col-xl-3"),
-                Column("service", css_class="col-6 col-md-4 col-xl-2"),
-                Column("severity", css_class="col-6 col-md-4 col-xl-2"),
-                Column("status", css_class="col-6 col-md-4 col-xl-1"),
-                Column("start", css_class="col-6 col-md-4 col-xl-2"),
-                Column("end", css_class="col-6 col-md-4 col-xl-2"),
-                css_class="g-2",
-            )
-        )
 
     def clean(self):
         data = super().clean()

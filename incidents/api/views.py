@@ -46,6 +46,11 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         except Incident.DoesNotExist:
             get_object_or_404(Incident, ticket=ticket)  # raises the standard 404
 
+    def _target(self) -> Incident:
+        """The incident a write acts on: its row only (the service locks and re-reads it;
+        the answer is read afresh by ``_detail``), not the whole log ``get_object`` loads."""
+        return get_object_or_404(Incident, ticket__iexact=self.kwargs["ticket"].strip())
+
     def get_serializer_class(self):
         return s.IncidentDetailSerializer if self.action == "retrieve" else s.IncidentReadSerializer
 
@@ -65,7 +70,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=s.IncidentPatchSerializer, responses=s.IncidentDetailSerializer)
     def partial_update(self, request, ticket=None):
-        incident = self.get_object()
+        incident = self._target()
         data = _validated(s.IncidentPatchSerializer, request, partial=True)
         version = data.pop("version", None)
         message = data.pop("message", "")
@@ -95,7 +100,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=s.UpdateWriteSerializer, responses={201: s.IncidentDetailSerializer})
     @action(detail=True, methods=["post"])
     def updates(self, request, ticket=None):
-        incident = self.get_object()
+        incident = self._target()
         data = _validated(s.UpdateWriteSerializer, request)
         with _conflict():
             services.incident_update(
@@ -114,7 +119,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=s.CloseSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, ticket=None):
-        incident = self.get_object()
+        incident = self._target()
         data = _validated(s.CloseSerializer, request)
         with _conflict():
             services.incident_resolve(
@@ -130,7 +135,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=s.ReopenSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, ticket=None):
-        incident = self.get_object()
+        incident = self._target()
         data = _validated(s.ReopenSerializer, request)
         with _conflict():
             services.incident_reopen(

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.utils import translation
+from django.utils import timezone, translation
 
 from config.formatting import format_number, format_percent, format_when
 from dashboard.selectors import public_service_status
@@ -40,6 +40,20 @@ def test_dates_and_numbers_follow_the_active_language(settings):
         assert format_number(12345.678, 1) == "12\u202f345,7"
         assert format_percent(99.5, 1) == "99,5\u00a0%"
     assert format_when(None) == ""
+
+
+def test_formatted_times_follow_a_change_of_zone_or_language_on_the_same_value(settings):
+    """Formatting is memoised per value; the active zone and language must still decide the text."""
+    settings.TIME_ZONE = "UTC"
+    moment = datetime(2026, 7, 4, 5, 6, tzinfo=UTC)
+    with translation.override("en-gb"):
+        assert format_when(moment, zone=True) == "2026-07-04 05:06 UTC"
+        with timezone.override("Europe/Paris"):
+            assert format_when(moment, zone=True) == "2026-07-04 07:06 CEST"
+        settings.TIME_ZONE = "America/New_York"
+        assert format_when(moment, zone=True) == "2026-07-04 01:06 EDT"
+    with translation.override("fr"):
+        assert format_when(moment) == "04/07/2026 01:06"
 
 
 def test_an_unknown_date_style_is_an_error_not_a_guess():

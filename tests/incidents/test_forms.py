@@ -333,6 +333,37 @@ def test_the_incident_list_pages_by_25_with_a_bounded_number_of_queries(
     assert len(second.context["page"]) == 5
 
 
+def test_the_filter_bar_keeps_what_was_chosen_and_names_a_bad_field(desk, incident, services):
+    from html.parser import HTMLParser
+
+    class Controls(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.values, self.selected, self.invalid, self.select = {}, {}, set(), None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name"):
+                self.values[a["name"]] = a.get("value", "")
+                if "is-invalid" in a.get("class", ""):
+                    self.invalid.add(a["name"])
+            elif tag == "select":
+                self.select = a["name"]
+            elif tag == "option" and "selected" in a:
+                self.selected[self.select] = a["value"]
+
+    params = {"q": "card <b>", "service": "payments", "severity": "2", "status": "open", "start": "2026-13-40T99:00"}
+    response = desk.get("/incidents/", params)
+    assert response.status_code == 200
+    page = Controls()
+    page.feed(response.content.decode())
+    assert page.values["q"] == "card <b>"
+    assert page.selected == {"service": "payments", "severity": "2", "status": "open"}
+    assert page.invalid == {"start"}
+    assert 'id="id_start_error"' in response.content.decode()
+    assert "Enter a valid date/time." in response.content.decode()
+
+
 def test_a_range_that_ends_before_it_starts_is_explained(desk, incident):
     now = timezone.now()
     response = desk.get("/incidents/", {"start": local_input(now), "end": local_input(now - timedelta(days=1))})
