@@ -288,6 +288,7 @@ def status_page(*, services: list | None = None, now: datetime | None = None, da
     from incidents.models import Service
 
     now = now or timezone.now()
+    zone = timezone.get_current_timezone()  # once: thousands of incident-days are converted below
     today = timezone.localdate(now)
     first_day = today - timedelta(days=days - 1)
     window_start = timezone.make_aware(datetime.combine(first_day, datetime.min.time()))
@@ -314,8 +315,8 @@ def status_page(*, services: list | None = None, now: datetime | None = None, da
         if severity in OUTAGE_SEVERITIES:
             downtime[service_id].append((started, resolved))
         item = DayIncident(title=title, severity=severity, started_at=started, resolved_at=resolved)
-        day = max(timezone.localdate(started), first_day)
-        last = timezone.localdate(resolved) if resolved else today
+        day = max(started.astimezone(zone).date(), first_day)
+        last = resolved.astimezone(zone).date() if resolved else today
         while day <= last:
             key = (service_id, day)
             if severity < worst.get(key, 99):

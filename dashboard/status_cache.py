@@ -18,6 +18,7 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -44,7 +45,16 @@ def version() -> str:
 
 
 def invalidate(**_signal_kwargs) -> None:
-    """Receiver for model signals: the next `/status/` request renders afresh."""
+    """Receiver for model signals: the next `/status/` request renders afresh.
+
+    Once now and once more when the transaction commits: a page rendered between the
+    save and the commit still read the old rows, and must not stand for the new version.
+    """
+    _new_version()
+    transaction.on_commit(_new_version)
+
+
+def _new_version() -> None:
     token = uuid.uuid4().hex
     cache.set(VERSION_KEY, token, timeout=None)
     _memo["version"] = (time.monotonic(), token)
@@ -135,8 +145,35 @@ def put(language: str, body: bytes) -> tuple[str, bytes, bytes]:
     key = page_key(language)
     # Wall-clock creation time travels with the entry, so every process's copy expires with it.
     cache.set(key, (time.time(), entry), timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    cache.set(_latest_key(language), entry, timeout=settings.STATUS_PAGE_CACHE_SECONDS)
     _remember(key, time.time(), entry)
     return entry
+
+
+# One render at a time per language. Under a stream of changes (an outage with updates
+# every few seconds) every change makes the page stale; without this, each web thread
+# that noticed would render it at once, all of them for the same result.
+RENDER_LOCK_SECONDS = 10
+
+
+def _latest_key(language: str) -> str:
+    return f"status-page:latest:{language}"
+
+
+def render_once(language: str, render) -> tuple[str, bytes, bytes] | None:
+    """The page for the current version, rendered by ``render()`` (bytes, or None when it
+    must not be shared) unless another request is rendering it right now: that request's
+    visitors wait for nothing and get the previous version, at most one render older."""
+    lock = f"status-page:rendering:{language}"
+    if not cache.add(lock, 1, timeout=RENDER_LOCK_SECONDS):
+        previous = cache.get(_latest_key(language))
+        if previous is not None:
+            return previous
+    try:
+        body = render()
+        return put(language, body) if body is not None else None
+    finally:
+        cache.delete(lock)
 
 
 def _remember(key: str, created_wall: float, entry) -> None:

@@ -163,15 +163,18 @@ class StatusPageView(View):
             raise Http404("The status page is switched off.")
         shared = status_cache.is_shared(request)
         language = translation.get_language() or settings.LANGUAGE_CODE
-        cached = status_cache.get(language) if shared else None
-        if cached:
-            return status_cache.respond(request, *cached)
+        if shared:
+            entry = status_cache.get(language) or status_cache.render_once(language, lambda: self._shared_body(request))
+            if entry:
+                return status_cache.respond(request, *entry)
         response = self.render_page(request)
-        if shared and response.status_code == 200:
-            return status_cache.respond(request, *status_cache.put(language, response.content))
         response["Cache-Control"] = "private, no-cache"
         patch_vary_headers(response, ("Accept-Language", "Cookie"))
         return response
+
+    def _shared_body(self, request) -> bytes | None:
+        response = self.render_page(request)
+        return response.content if response.status_code == 200 else None
 
     def render_page(self, request):
         now = timezone.now()

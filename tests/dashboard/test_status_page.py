@@ -113,3 +113,40 @@ def test_anonymous_viewers_share_a_copy_that_a_change_replaces_and_signed_in_use
     cache.clear()
     assert "Card payments failing" in client.get("/status/").content.decode()
     cache.clear()
+
+
+def test_while_one_request_renders_a_new_version_other_visitors_get_the_previous_one(
+    client, make_incident, now, settings
+):
+    from django.core.cache import cache
+
+    from dashboard import status_cache
+
+    settings.STATUS_PAGE_CACHE_SECONDS = 60
+    assert "Card payments failing" not in client.get("/status/").content.decode()
+    make_incident(started_at=now - timedelta(hours=1), severity=1, on=("payments",), title="Card payments failing")
+    # Another web process is rendering the new version right now: no second render, no wait.
+    language = settings.LANGUAGE_CODE
+    assert cache.add(f"status-page:rendering:{language}", 1)
+    during = client.get("/status/", HTTP_ACCEPT_LANGUAGE=language)
+    assert during.status_code == 200
+    assert "Card payments failing" not in during.content.decode()
+    # Its render done (the lock released), the next visitor sees the change.
+    cache.delete(f"status-page:rendering:{language}")
+    after = client.get("/status/", HTTP_ACCEPT_LANGUAGE=language)
+    assert "Card payments failing" in after.content.decode()
+    assert after["ETag"] != during["ETag"]
+    assert status_cache.get(language) is not None
+
+
+def test_a_page_rendered_before_a_change_commits_never_stands_for_it(django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from dashboard import status_cache
+    from incidents.models import Service
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        Service.objects.create(slug="search", name="Search")
+        # A visitor's page rendered now reads the rows as they were before this change.
+        seen_before_commit = status_cache.version()
+    assert status_cache.version() != seen_before_commit
