@@ -22,7 +22,7 @@ class MetricsView(TemplateView):
                 row.value_text = format_value(row.latest, row.series.unit)
                 row.change_text = format_change(row) if row.latest is not None else ""
                 row.breach_text = breach_text(row)
-                charts[row.series.key] = [[int(ts.timestamp() * 1000), v] for ts, v in _with_gaps(_thin(row.chart))]
+                charts[row.series.key] = [[ms, v] for ms, v in _with_gaps(_thin(row.chart))]
         failed = [row for group in groups for row in group.rows if row.failed]
         return super().get_context_data(groups=groups, failed=failed, charts=charts, now=now, **kwargs)
 
@@ -40,14 +40,17 @@ def _thin(points: list, limit: int = CHART_POINTS) -> list:
 
 
 def _with_gaps(points: list) -> list:
-    """Insert a null where samples are missing for a while, so the chart shows a gap rather than a bridge."""
+    """Insert a null where samples are missing for a while, so the chart shows a gap rather than a bridge.
+
+    Points are ``(milliseconds since the epoch, value)``.
+    """
     if len(points) < 3:
         return points
-    steps = sorted((b[0] - a[0]).total_seconds() for a, b in zip(points, points[1:], strict=False))
+    steps = sorted(b[0] - a[0] for a, b in zip(points, points[1:], strict=False))
     limit = 3 * steps[len(steps) // 2]
     out = [points[0]]
     for previous, point in zip(points, points[1:], strict=False):
-        if (point[0] - previous[0]).total_seconds() > limit:
-            out.append((previous[0] + (point[0] - previous[0]) / 2, None))
+        if point[0] - previous[0] > limit:
+            out.append(((previous[0] + point[0]) // 2, None))
         out.append(point)
     return out
