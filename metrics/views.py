@@ -1,7 +1,12 @@
+import functools
+
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from config.formatting import format_when
+
 from . import selectors
+from .choices import Breach, PollStatus, SeriesRole
 from .services.digest import breach_text, format_change, format_value
 
 # A sparkline needs no more points than it has pixels.
@@ -16,15 +21,60 @@ class MetricsView(TemplateView):
     def get_context_data(self, **kwargs):
         now = timezone.now()
         groups = selectors.series_snapshots(now=now)
+        # Hundreds of rows: everything a row shows is worked out here once, as plain strings
+        # in a dict, so the template only reads dict keys (no model methods, properties,
+        # filters or comparisons per row). Rows polled in the same minute share their
+        # formatted times.
+        when = functools.cache(format_when)
+        roles, statuses = dict(SeriesRole.choices), dict(PollStatus.choices)
+        tables = []
         charts = {}
         for group in groups:
+            rows = []
             for row in group.rows:
-                row.value_text = format_value(row.latest, row.series.unit)
-                row.change_text = format_change(row) if row.latest is not None else ""
-                row.breach_text = breach_text(row)
+                rows.append(_cells(row, when, roles, statuses))
                 charts[row.series.key] = [[ms, v] for ms, v in _with_gaps(_thin(row.chart))]
+            tables.append({"environment": group.environment, "region": group.region, "rows": rows})
         failed = [row for group in groups for row in group.rows if row.failed]
-        return super().get_context_data(groups=groups, failed=failed, charts=charts, now=now, **kwargs)
+        return super().get_context_data(groups=groups, tables=tables, failed=failed, charts=charts, now=now, **kwargs)
+
+
+_VALUE_CLASS = {Breach.CRITICAL: "text-danger fw-bold", Breach.WARNING: "text-warning-emphasis fw-bold"}
+_BREACH_BADGE = {Breach.CRITICAL: "text-bg-danger", Breach.WARNING: "text-bg-warning"}
+_POLL_BADGE = {PollStatus.OK: "text-bg-success", PollStatus.ERROR: "text-bg-danger"}
+
+
+def _cells(row: selectors.SeriesSnapshot, when, roles: dict, statuses: dict) -> dict:
+    """The text and CSS classes of one table row."""
+    series = row.series
+    cells = {
+        "key": series.key,
+        "label": series.label,
+        "role": roles.get(series.role, series.role),
+        "service": series.service.name if series.service else "",
+        "source": series.source.name,
+        "has_data": row.latest is not None,
+        "chart": bool(row.chart),
+        "poll": None,
+    }
+    if row.latest is not None:
+        breach = row.breach
+        cells.update(
+            value=format_value(row.latest, series.unit),
+            value_class=_VALUE_CLASS.get(breach, ""),
+            ts=when(row.latest_ts, "datetime"),
+            breach=breach_text(row),
+            breach_class=_BREACH_BADGE.get(breach, ""),
+            change=format_change(row),
+        )
+    poll = row.last_poll
+    if poll is not None:
+        cells["poll"] = {
+            "status": statuses.get(poll.status, poll.status),
+            "badge": _POLL_BADGE.get(poll.status, "text-bg-secondary"),
+            "time": when(poll.polled_at, "time"),
+        }
+    return cells
 
 
 def _thin(points: list, limit: int = CHART_POINTS) -> list:
