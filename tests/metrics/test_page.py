@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -163,3 +164,16 @@ def test_hundreds_of_series_take_a_fixed_number_of_queries_with_hourly_sparkline
     assert len(charts) == count
     assert all(23 <= len(points) <= 25 for points in charts.values())
     assert charts["many-007"][-1][1] == 7
+    # The sparklines' data travels as JSON in a non-executable script element (no inline script: CSP).
+    opening = '<script id="metric-charts" type="application/json">'
+    embedded = html[html.index(opening) + len(opening) :]
+    assert json.loads(embedded[: embedded.index("</script>")]) == charts
+
+
+def test_chart_values_are_sent_to_six_significant_digits_of_the_largest():
+    from metrics.views import _compact
+
+    points = [(1, 0.5833333333333334), (2, None), (3, 120.123456789), (4, 0.0)]
+    assert _compact(points) == [[1, 0.583], [2, None], [3, 120.123], [4, 0.0]]
+    assert _compact([(1, 0.000123456789)]) == [[1, 0.000123457]]
+    assert _compact([(1, 0.0), (2, None)]) == [[1, 0.0], [2, None]]
