@@ -291,7 +291,7 @@ class SeriesSnapshot:
     latest: float | None = None
     previous: float | None = None  # the value about an hour before the latest
     last_poll: PollResult | None = None
-    chart: list[tuple[datetime, float]] = field(default_factory=list)
+    chart: list[tuple[int, float]] = field(default_factory=list)  # (ms since the epoch, value)
 
     @property
     def has_data(self) -> bool:
@@ -339,87 +339,58 @@ class SnapshotGroup:
 def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool = True) -> list[SnapshotGroup]:
     """Every enabled series with its latest value, the value an hour before, its last poll and chart.
 
-    A fixed number of queries whatever the number of series: latest values come from one
-    grouped query, the hour-ago values from one more, charts from one range query.
+    A fixed number of queries whatever the number of series: the series come with their
+    hour-ago value and last poll's id (correlated subqueries, one index probe each), then
+    one query for those polls and one for the charts.
     """
-    series = list(MetricSeries.objects.filter(enabled=True).select_related("source", "service"))
+    # The previous hour's value: the newest sample at least an hour older than the latest one
+    # (stored on the series by samples_upsert), one backward index probe per series, never a
+    # scan of its history.
+    older = MetricSample.objects.filter(
+        series_id=OuterRef("pk"), ts__lte=OuterRef("latest_ts") - timedelta(hours=1)
+    ).order_by("-ts")
+    last_poll = PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at")
+    series = list(
+        MetricSeries.objects.filter(enabled=True)
+        .select_related("source", "service")
+        .annotate(_previous=Subquery(older.values("value")[:1]), _last_poll=Subquery(last_poll.values("pk")[:1]))
+    )
     if not series:
         return []
     ids = [s.pk for s in series]
-    samples = MetricSample.objects.filter(series_id__in=ids, ts__lte=now)
-    # Latest values are stored on the series by samples_upsert. A series without one (or
-    # whose stored point lies after ``now``) is looked up with one backward index probe.
     latest = {s.pk: (s.latest_ts, s.latest_value) for s in series if s.latest_ts is not None and s.latest_ts <= now}
+    previous = {s.pk: s._previous for s in series if s.pk in latest and s._previous is not None}
+    # A series without a stored latest value (or whose stored point lies after ``now``) is
+    # looked up with one backward index probe, and its hour-ago value with one more.
     missing = [pk for pk in ids if pk not in latest]
     if missing:
         newest = MetricSample.objects.filter(series_id=OuterRef("pk"), ts__lte=now).order_by("-ts")
+        found = {}
         for sid, ts, value in (
             MetricSeries.objects.filter(pk__in=missing)
             .annotate(t=Subquery(newest.values("ts")[:1]), v=Subquery(newest.values("value")[:1]))
             .values_list("pk", "t", "v")
         ):
             if ts is not None:
-                latest[sid] = (ts, value)
-    # The previous hour's value: the newest sample at least an hour older than the latest one,
-    # one index probe per series (never a scan of its history).
-    previous = {}
-    if latest:
-        cases = [Q(pk=sid) for sid in latest]
-        older = MetricSample.objects.filter(series_id=OuterRef("pk"), ts__lte=OuterRef("latest_hour_ago")).order_by(
-            "-ts"
-        )
-        hour_ago = Case(
-            *[When(pk=sid, then=Value(ts - timedelta(hours=1))) for sid, (ts, _v) in latest.items()],
-            output_field=DateTimeField(),
-        )
-        previous = {
-            sid: value
-            for sid, value in MetricSeries.objects.filter(Q(*cases, _connector=Q.OR))
-            .annotate(latest_hour_ago=hour_ago)
-            .annotate(p=Subquery(older.values("value")[:1]))
-            .values_list("pk", "p")
-            if value is not None
-        }
-    last_poll_id = Subquery(PollResult.objects.filter(series_id=OuterRef("pk")).order_by("-polled_at").values("pk")[:1])
-    poll_ids = [
-        pk for pk in MetricSeries.objects.filter(pk__in=ids).annotate(p=last_poll_id).values_list("p", flat=True) if pk
-    ]
-    polls = {p.series_id: p for p in PollResult.objects.filter(pk__in=poll_ids)}
-    charts: dict[int, list] = {sid: [] for sid in ids}
-    if with_chart and len(ids) > CHART_RAW_MAX_SERIES:
-        # Hundreds of series: one point per hour from the hourly aggregates (their mean), so
-        # the page reads ~24 rows per series instead of ~1,440 raw samples.
-        epoch = RawSQL('EXTRACT(EPOCH FROM "metrics_metrichourly"."hour")::bigint', [])
-        for sid, seconds, total, count in (
-            MetricHourly.objects.filter(
-                series_id__in=ids, hour__gt=now - timedelta(hours=chart_hours + 1), hour__lte=now
+                found[sid] = (ts, value)
+        latest.update(found)
+        if found:
+            hour_ago = Case(
+                *[When(pk=sid, then=Value(ts - timedelta(hours=1))) for sid, (ts, _v) in found.items()],
+                output_field=DateTimeField(),
             )
-            .annotate(_epoch=epoch)
-            .order_by("series_id", "hour")
-            .values_list("series_id", "_epoch", "total", "count")
-        ):
-            if count:
-                charts[sid].append((_EPOCH + timedelta(seconds=seconds), total / count))
-    elif with_chart and connection.vendor == "postgresql":
-        # Averaged into CHART_BUCKETS buckets by the database: a sparkline needs no more
-        # points than it has pixels, and 300 minute-resolution series hold 430k points a day.
-        # The page stays fast with hundreds of series: the point budget is shared, from 288
-        # points per chart (5 min) for up to 100 series down to 96 (15 min) for 300.
-        buckets = min(CHART_BUCKETS, max(CHART_MIN_BUCKETS, CHART_POINT_BUDGET // len(ids)))
-        bucket = max(int(chart_hours * 3600 / buckets), 1)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT series_id, max(extract(epoch FROM ts))::float8, avg(value) "
-                f"FROM {MetricSample._meta.db_table} WHERE series_id = ANY(%s) AND ts > %s AND ts <= %s "
-                "GROUP BY series_id, floor(extract(epoch FROM ts) / %s) ORDER BY 1, 2",
-                [ids, now - timedelta(hours=chart_hours), now, bucket],
+            probe = MetricSample.objects.filter(series_id=OuterRef("pk"), ts__lte=OuterRef("hour_ago")).order_by("-ts")
+            previous.update(
+                (sid, value)
+                for sid, value in MetricSeries.objects.filter(pk__in=list(found))
+                .annotate(hour_ago=hour_ago)
+                .annotate(p=Subquery(probe.values("value")[:1]))
+                .values_list("pk", "p")
+                if value is not None
             )
-            for sid, epoch, value in cursor.fetchall():
-                charts[sid].append((_EPOCH + timedelta(seconds=epoch), value))
-    elif with_chart:
-        rows = samples.filter(ts__gt=now - timedelta(hours=chart_hours)).order_by("series_id", "ts")
-        for sid, ts, value in rows.values_list("series_id", "ts", "value"):
-            charts[sid].append((ts, value))
+    poll_ids = [s._last_poll for s in series if s._last_poll is not None]
+    polls = {p.series_id: p for p in PollResult.objects.filter(pk__in=poll_ids).order_by()} if poll_ids else {}
+    charts = _charts(ids, now=now, chart_hours=chart_hours) if with_chart else {}
     groups: dict[tuple[str, str], list[SeriesSnapshot]] = {}
     for s in series:
         ts, value = latest.get(s.pk, (None, None))
@@ -429,7 +400,7 @@ def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool =
             latest=value,
             previous=previous.get(s.pk),
             last_poll=polls.get(s.pk),
-            chart=charts[s.pk],
+            chart=charts.get(s.pk, []),
         )
         groups.setdefault((s.env_label, s.source.region), []).append(snap)
     order = {"production": 0, "staging": 1}
@@ -437,6 +408,67 @@ def series_snapshots(*, now: datetime, chart_hours: int = 24, with_chart: bool =
         SnapshotGroup(environment=env, region=region, rows=sorted(rows, key=lambda r: r.series.label.lower()))
         for (env, region), rows in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0]))
     ]
+
+
+def _charts(ids: list[int], *, now: datetime, chart_hours: int) -> dict[int, list[tuple[int, float]]]:
+    """Sparkline points per series: ``(milliseconds since the epoch, value)``, oldest first."""
+    charts: dict[int, list[tuple[int, float]]] = {sid: [] for sid in ids}
+    postgres = connection.vendor == "postgresql"
+    if len(ids) > CHART_RAW_MAX_SERIES:
+        # Hundreds of series: one point per hour from the hourly aggregates (their mean), so
+        # the page reads ~24 rows per series instead of ~1,440 raw samples.
+        since = now - timedelta(hours=chart_hours + 1)
+        if postgres:
+            # Epoch milliseconds and the mean computed by the database: psycopg parses ints
+            # much faster than timestamptz, and the page wants milliseconds anyway.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT series_id, (EXTRACT(EPOCH FROM hour) * 1000)::bigint, total / count "
+                    f"FROM {MetricHourly._meta.db_table} WHERE series_id = ANY(%s) AND hour > %s AND hour <= %s "
+                    "AND count > 0 ORDER BY series_id, hour",
+                    [ids, since, now],
+                )
+                rows = cursor.fetchall()
+        else:
+            rows = [
+                (sid, _millis(hour), total / count)
+                for sid, hour, total, count in MetricHourly.objects.filter(
+                    series_id__in=ids, hour__gt=since, hour__lte=now, count__gt=0
+                )
+                .order_by("series_id", "hour")
+                .values_list("series_id", "hour", "total", "count")
+            ]
+    elif postgres:
+        # Averaged into CHART_BUCKETS buckets by the database: a sparkline needs no more
+        # points than it has pixels, and 300 minute-resolution series hold 430k points a day.
+        # The page stays fast with hundreds of series: the point budget is shared, from 288
+        # points per chart (5 min) for up to 100 series down to 96 (15 min) for 300.
+        buckets = min(CHART_BUCKETS, max(CHART_MIN_BUCKETS, CHART_POINT_BUDGET // len(ids)))
+        bucket = max(int(chart_hours * 3600 / buckets), 1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT series_id, floor(max(extract(epoch FROM ts)) * 1000)::bigint AS ms, avg(value) "
+                f"FROM {MetricSample._meta.db_table} WHERE series_id = ANY(%s) AND ts > %s AND ts <= %s "
+                "GROUP BY series_id, floor(extract(epoch FROM ts) / %s) ORDER BY 1, 2",
+                [ids, now - timedelta(hours=chart_hours), now, bucket],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = [
+            (sid, _millis(ts), value)
+            for sid, ts, value in MetricSample.objects.filter(
+                series_id__in=ids, ts__gt=now - timedelta(hours=chart_hours), ts__lte=now
+            )
+            .order_by("series_id", "ts")
+            .values_list("series_id", "ts", "value")
+        ]
+    for sid, ms, value in rows:
+        charts[sid].append((ms, value))
+    return charts
+
+
+def _millis(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
 
 
 def last_ok_window_end(*, series_id: int) -> datetime | None:

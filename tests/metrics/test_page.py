@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -117,3 +118,62 @@ def test_a_gap_in_the_data_is_drawn_as_a_gap_not_a_line(client, populated, helpd
     chart = client.get(URL).context["charts"]["gappy"]
     assert [v for _, v in chart].count(None) == 1
     assert 0 not in [v for _, v in chart if v != 1]
+
+
+def test_hundreds_of_series_take_a_fixed_number_of_queries_with_hourly_sparklines(
+    client, db, helpdesk_user, django_assert_max_num_queries
+):
+    """Above CHART_RAW_MAX_SERIES the sparklines come from the hourly aggregates; nothing is read per series."""
+    from metrics.models import MetricSeries
+    from metrics.selectors import CHART_RAW_MAX_SERIES
+    from metrics.services.ingest import samples_upsert
+
+    now = timezone.now()
+    source = make_source(name="prom-many")
+    count = CHART_RAW_MAX_SERIES + 20
+    series = MetricSeries.objects.bulk_create(
+        MetricSeries(source=source, key=f"many-{i:03d}", label=f"Many {i:03d}", role="latency_ms", unit="ms",
+                     query="up", warning_threshold=100, critical_threshold=200)
+        for i in range(count)
+    )  # fmt: skip
+    # One sample an hour for a day: the newest a minute ago, the one an hour before 4 ms higher.
+    samples_upsert(
+        points=[(s.pk, now - timedelta(minutes=60 * h + 1), float(i + (4 if h == 1 else 0))) for i, s in
+                enumerate(series) for h in range(24)]
+    )  # fmt: skip
+    for s in series[:3]:
+        PollResult.objects.create(
+            series=s, window_start=now - timedelta(minutes=5), window_end=now, status=PollStatus.OK, polled_at=now
+        )
+    PollResult.objects.create(
+        series=series[3], window_start=now - timedelta(minutes=5), window_end=now, status=PollStatus.ERROR,
+        message="Prometheus answered 503", polled_at=now,
+    )  # fmt: skip
+    login(client, helpdesk_user)
+    with django_assert_max_num_queries(15):
+        response = client.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count("<tr data-series=") == count
+    row = html[html.index('data-series="many-110"') :]
+    row = row[: row.index("</tr>")]
+    assert "110ms" in row and "WARNING: above 100ms" in row and "text-warning-emphasis" in row
+    assert "−4ms / −4% vs previous hour" in row
+    assert "Prometheus answered 503" in html[html.index('id="failed-sources"') :]
+    charts = response.context["charts"]
+    assert len(charts) == count
+    assert all(23 <= len(points) <= 25 for points in charts.values())
+    assert charts["many-007"][-1][1] == 7
+    # The sparklines' data travels as JSON in a non-executable script element (no inline script: CSP).
+    opening = '<script id="metric-charts" type="application/json">'
+    embedded = html[html.index(opening) + len(opening) :]
+    assert json.loads(embedded[: embedded.index("</script>")]) == charts
+
+
+def test_chart_values_are_sent_to_six_significant_digits_of_the_largest():
+    from metrics.views import _compact
+
+    points = [(1, 0.5833333333333334), (2, None), (3, 120.123456789), (4, 0.0)]
+    assert _compact(points) == [[1, 0.583], [2, None], [3, 120.123], [4, 0.0]]
+    assert _compact([(1, 0.000123456789)]) == [[1, 0.000123457]]
+    assert _compact([(1, 0.0), (2, None)]) == [[1, 0.0], [2, None]]
