@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views import View
 
 from config import spreadsheet
+from config.views import filter_status
 
 from . import selectors
 from .choices import Period
@@ -53,7 +54,7 @@ class AutomationDashboardView(View):
             "currency": settings.AUTOMATION_CURRENCY,
             "query": _query(period, start, end),
         }
-        return render(request, "automation/dashboard.html", context)
+        return render(request, "automation/dashboard.html", context, status=filter_status(form))
 
 
 class AutomationExportView(View):

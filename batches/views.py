@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from config.views import filter_status
+
 from . import rules, selectors
 from .choices import DurationUnit
 from .forms import PRESETS, RangeForm
@@ -68,7 +70,7 @@ class ClientView(View):
                 "now": now,
                 "chart": {"points": data.points, "unit": params["unit"], "outlierColor": OUTLIER_COLOR},
             },
-            status=200,
+            status=filter_status(form),
         )
 
 

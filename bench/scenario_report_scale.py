@@ -134,8 +134,16 @@ def _load_samples(ids: list[int], start: datetime, end: datetime) -> None:
             "WHERE series_id = ANY(%s) ORDER BY series_id, ts DESC) l WHERE m.id = l.series_id",
             [ids],
         )
-    _sql("ANALYZE metrics_metricsample")
-    _sql("ANALYZE metrics_metrichourly")
+    # VACUUM, not only ANALYZE: a freshly loaded table has no hint bits or visibility map, so
+    # the first reports would pay for setting them (writes) and could not use index-only scans.
+    from django.db import connection
+
+    if connection.in_atomic_block:  # VACUUM cannot run in a transaction
+        _sql("ANALYZE metrics_metricsample")
+        _sql("ANALYZE metrics_metrichourly")
+    else:
+        _sql("VACUUM (ANALYZE) metrics_metricsample")
+        _sql("VACUUM (ANALYZE) metrics_metrichourly")
 
 
 def _raw_5xx_outside(period, services, tz: str) -> dict[str, float]:

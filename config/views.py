@@ -12,6 +12,14 @@ from config.roles import user_roles
 logger = logging.getLogger(__name__)
 
 
+def filter_status(form) -> int:
+    """The status of a page whose URL parameters fill ``form``: 400 when they are wrong.
+
+    The page still renders (the form names the field and its error, and the page shows
+    its default view), so a person sees what to fix and a client sees the refusal."""
+    return 400 if form.is_bound and not form.is_valid() else 200
+
+
 def healthz(request):
     """Liveness for load balancers: the process answers and the database responds.
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.views import View
 
 from config.formatting import format_when
+from config.views import filter_status
 from dashboard.templatetags.people import person
 from incidents import postmortems
 from incidents import selectors as incident_selectors
@@ -185,6 +186,7 @@ class HomeView(View):
                 "action_items_overdue": overdue_rows[:FLAG_LIMIT],
                 "action_items_overdue_more": overdue.count() - FLAG_LIMIT if len(overdue_rows) > FLAG_LIMIT else 0,
             },
+            status=filter_status(form),
         )
 
 

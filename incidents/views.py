@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+from config.views import filter_status
+
 from . import forms, history, postmortems, selectors, services
 from .choices import Visibility
 from .models import Incident
@@ -81,6 +83,7 @@ class IncidentListView(View):
             request,
             "incidents/incident_list.html",
             {"form": form, "page": page, "query": query.urlencode(), "flag": flag},
+            status=filter_status(form),
         )
 
 
