@@ -172,7 +172,9 @@ def _import_share(args) -> services.Counts:
     with transaction.atomic():
         for (item, ref, beacon), entries in zip(share, logs, strict=True):
             known_refs = known[ref] if beacon else None
-            _apply_one(item, entries, counts, existing=beacon, known_refs=known_refs, now=now, cache=cache)
+            _apply_one(
+                item, entries, counts, existing=beacon, looked_up=True, known_refs=known_refs, now=now, cache=cache
+            )
     return counts
 
 
@@ -223,7 +225,7 @@ def make_pool() -> WorkerPool | None:
     return WorkerPool(workers)
 
 
-def _apply_one(item, entries, counts, *, existing, known_refs, now, cache):
+def _apply_one(item, entries, counts, *, existing, known_refs, now, cache, looked_up=False):
     try:
         with transaction.atomic():
             counts.add(
@@ -231,6 +233,7 @@ def _apply_one(item, entries, counts, *, existing, known_refs, now, cache):
                     incident=item,
                     entries=entries,
                     existing=existing,
+                    looked_up=looked_up,
                     known_refs=known_refs,
                     now=now,
                     service_cache=cache,
