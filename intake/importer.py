@@ -2,8 +2,9 @@
 
 One run reads the incidents created in ``[since, until)`` page by page (the client splits
 the range where PagerDuty caps paging), fetches the log entries of each incident that may
-have changed, and writes each page in one transaction per worker (each incident in a
-savepoint, so one bad incident is named and skipped without spoiling the rest). On
+have changed, and writes each page in one transaction per worker (when an incident is
+refused, again with each incident in a savepoint, so it is named and skipped without
+spoiling the rest). On
 PostgreSQL, PAGERDUTY_IMPORT_WORKERS threads share each page out. Then it follows the
 Beacon incidents from PagerDuty that are still open but were created before the range, so
 an incident resolved since is closed. Only a run that reached its end moves the cursor;
@@ -165,13 +166,39 @@ def _import_page(client: PagerDutyClient, items: list[dict], *, full: bool, now:
 
 
 def _import_share(args) -> services.Counts:
-    """Read the logs of some incidents of a page and write them in one transaction."""
+    """Read the logs of some incidents of a page and write them in one transaction.
+
+    First without a savepoint per incident (two round trips each, a third of a new
+    incident's); when one is refused, the share is rolled back and written again with a
+    savepoint each, so that incident alone is named and skipped.
+    """
     client, share, known, now, cache = args
-    counts = services.Counts()
     logs = [client.log_entries(item["id"]) for item, _, _ in share]
+    work = [
+        (item, entries, beacon, known[ref] if beacon else None)
+        for (item, ref, beacon), entries in zip(share, logs, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            counts = services.Counts()
+            for item, entries, beacon, known_refs in work:
+                counts.add(
+                    services.pagerduty_incident_apply(
+                        incident=item,
+                        entries=entries,
+                        existing=beacon,
+                        looked_up=True,
+                        known_refs=known_refs,
+                        now=now,
+                        service_cache=cache,
+                    )
+                )
+        return counts
+    except (ValidationError, IntegrityError):
+        pass
+    counts = services.Counts()
     with transaction.atomic():
-        for (item, ref, beacon), entries in zip(share, logs, strict=True):
-            known_refs = known[ref] if beacon else None
+        for item, entries, beacon, known_refs in work:
             _apply_one(
                 item, entries, counts, existing=beacon, looked_up=True, known_refs=known_refs, now=now, cache=cache
             )
