@@ -31,7 +31,7 @@ from django.utils.text import slugify
 from incidents import services as incident_services
 from incidents.choices import Severity, UpdateKind
 from incidents.models import Incident, IncidentUpdate, Service
-from incidents.services import LogStep
+from incidents.services import LogStep, NewIncident
 from integrations.pagerduty import parse_time
 
 from .models import ServiceLink, WebhookEvent
@@ -326,6 +326,7 @@ def pagerduty_incident_apply(
     looked_up: bool = False,
     known_refs: set[str] | None = None,
     service_cache: dict | None = None,
+    pending: list[NewIncident] | None = None,
 ) -> Counts:
     """Bring one PagerDuty incident (with its log entries, oldest first) into Beacon; idempotent.
 
@@ -336,8 +337,9 @@ def pagerduty_incident_apply(
     (``incident_open_with_log``); one Beacon has gets each change through the services.
     ``existing`` (with ``looked_up``, None means Beacon does not have it) and ``known_refs``
     (the source refs of its updates) may be passed when the caller loaded them for a whole
-    page. Raises ``ValidationError`` when the incident cannot be taken in; the caller runs
-    this in a transaction, so nothing is half-written.
+    page. With ``pending``, a new incident is built and added there for the caller to write
+    with others (``incidents_create``). Raises ``ValidationError`` when the incident cannot
+    be taken in; the caller runs this in a transaction, so nothing is half-written.
     """
     now = now or timezone.now()
     counts = Counts()
@@ -346,7 +348,7 @@ def pagerduty_incident_apply(
     if beacon is None and not looked_up:
         beacon = Incident.objects.filter(source_ref=ref).first()
     if beacon is None:
-        target = _open_with_log(incident, entries, now=now, counts=counts, cache=service_cache)
+        target = _open_with_log(incident, entries, now=now, counts=counts, cache=service_cache, pending=pending)
     else:
         if known_refs is None:
             known_refs = set(IncidentUpdate.objects.filter(incident=beacon).values_list("source_ref", flat=True))
@@ -359,8 +361,9 @@ def pagerduty_incident_apply(
     return counts
 
 
-def _open_with_log(pd: dict, entries: list[dict], *, now: datetime, counts: Counts, cache) -> _Target:
-    """A PagerDuty incident new to Beacon: its log is decided in memory, then written with it in one call."""
+def _open_with_log(pd: dict, entries: list[dict], *, now: datetime, counts: Counts, cache, pending) -> _Target:
+    """A PagerDuty incident new to Beacon: its log is decided in memory, then written with it
+    in one call (or added to ``pending``, for the caller to write)."""
     severity = severity_for(initial_priority(pd, entries), pd.get("urgency"))
     trigger = next((e for e in entries if e.get("type") == "trigger_log_entry"), None)
     created = parse_time(pd.get("created_at"))
@@ -383,7 +386,11 @@ def _open_with_log(pd: dict, entries: list[dict], *, now: datetime, counts: Coun
         target = _Existing(incident_services.incident_open(**fields, notify=False))
         _apply_log(target, pd, entries, known_refs=set(), now=now, counts=written)
     else:
-        incident_services.incident_open_with_log(log=new.steps, **fields)
+        built = incident_services.incident_build_with_log(log=new.steps, **fields)
+        if pending is None:
+            incident_services.incidents_create([built])
+        else:
+            pending.append(built)
         target = new
     counts.incidents += 1
     counts.add(written)

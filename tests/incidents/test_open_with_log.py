@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
 
 from incidents import services as svc
 from incidents.choices import MESSAGE_MAX_LENGTH
@@ -185,3 +188,33 @@ def test_a_title_is_one_line_and_a_severity_change_after_the_resolution_is_left_
     with pytest.raises(ValueError, match="correction"):
         svc.incident_open_with_log(log=log, **opening(services, source_ref="x:corrected"))
     assert counts() == before
+
+
+def test_incidents_built_with_their_logs_are_written_together_in_four_queries(services):
+    heard = []
+
+    def saved(sender, instance, created, **kwargs):
+        heard.append((instance.ticket, created))
+
+    before = counts()
+    built = [
+        svc.incident_build_with_log(log=LOG[:1], **opening(services, now=T0, source_ref=f"x:{n}")) for n in range(3)
+    ]
+    assert counts() == before  # building writes nothing
+
+    post_save.connect(saved, sender=Incident, dispatch_uid="test-incidents-create")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            incidents = svc.incidents_create(built)
+    finally:
+        post_save.disconnect(sender=Incident, dispatch_uid="test-incidents-create")
+
+    assert len(queries) == 4  # incidents, their services, their logs, their tickets
+    tickets = [f"INC-{incident.pk:06d}" for incident in incidents]
+    assert [record(incident)["ticket"] for incident in incidents] == tickets
+    # The cached /status/ page (a post_save receiver) hears of each, with its final ticket.
+    assert heard == [(ticket, True) for ticket in tickets]
+    stepped = record(step_by_step(LOG[:1], **opening(services, now=T0, source_ref="x:stepped")))
+    for incident in incidents:
+        assert record(incident)["updates"] == stepped["updates"]
+        assert record(incident)["incident"] == stepped["incident"]
