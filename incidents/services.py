@@ -18,6 +18,11 @@ Rules:
   ``internal`` (for signed-in users only: never emailed, never on ``/status/``);
 - titles, descriptions and messages stay within ``choices.*_MAX_LENGTH`` characters; a
   title is one line (new lines and control characters become spaces).
+
+An import that knows a new incident's whole history writes it in one go
+(``incident_open_with_log``, or ``incident_build_with_log`` then ``incidents_create`` for
+many at once): each change is checked and recorded as ``incident_update``,
+``incident_resolve`` and ``incident_reopen`` would, through the same helpers.
 """
 
 import re

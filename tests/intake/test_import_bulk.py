@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEntry
-from incidents import services as incident_services
 from incidents.models import Incident, IncidentUpdate, Service
 from intake import services as intake_services
 from intake.models import ImportCursor, ServiceLink
@@ -102,26 +101,10 @@ def record() -> dict:
     return found
 
 
-def open_step_by_step(*, log, **fields) -> Incident:
-    """``incident_open_with_log`` as it is defined: open, then each step through its own service."""
-    incident = incident_services.incident_open(**fields, notify=False)
-    for step in log:
-        common = {"incident": incident, "message": step.message, "by": None, "now": step.created_at}
-        common |= {"source_ref": step.source_ref, "notify": False, "effective_at": step.effective_at}
-        if step.kind == "resolved":
-            common["resolved_at"] = common.pop("effective_at")
-            update = incident_services.incident_resolve(**common)
-        elif step.kind == "reopened":
-            update = incident_services.incident_reopen(**common, severity=step.severity)
-        else:
-            update = incident_services.incident_update(**common, severity=step.severity, status=step.status)
-        incident = update.incident
-    return incident
-
-
 class OneByOne(intake_services._New):
     """Every change of a new incident through the services at once, as the import did before it
-    gathered them (the way it still takes for an incident whose log holds a correction)."""
+    gathered them (the way it still takes for an incident whose log holds a correction): from
+    its first change on, so every story above has one."""
 
     def write(self, step):
         raise intake_services._Correction(step.source_ref)
@@ -146,14 +129,18 @@ def test_new_incidents_written_in_one_call_are_those_the_services_wrote_one_chan
     build_stories(pagerduty)
     with monkeypatch.context() as patch:
         patch.setattr(intake_services, "_New", OneByOne)
-        patch.setattr(incident_services, "incident_open_with_log", open_step_by_step)
         stepped_summary = import_range()
     stepped = record()
     stepped_corrections = AuditEntry.objects.filter(action="incident_correction").count()
     forget_the_import()
 
-    summary = import_range()
+    with CaptureQueriesContext(connection) as queries:
+        summary = import_range()
     bulk = record()
+    log_inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "incidents_incidentupdate"')]
+    # One for the logs of the nine new incidents written together; PCORR's three (its log
+    # holds a correction) go through the services one at a time.
+    assert len(log_inserts) == 1 + 3
 
     assert summary == stepped_summary
     assert "10 new, 20 update(s) (9 resolved, 3 reopened)" in summary and "1 skipped" in summary
