@@ -2,13 +2,13 @@
 
 One run reads the incidents created in ``[since, until)`` page by page (the client splits
 the range where PagerDuty caps paging), fetches the log entries of each incident that may
-have changed, and writes each page in one transaction per worker (when an incident is
-refused, again with each incident in a savepoint, so it is named and skipped without
-spoiling the rest). On
-PostgreSQL, PAGERDUTY_IMPORT_WORKERS threads share each page out. Then it follows the
-Beacon incidents from PagerDuty that are still open but were created before the range, so
-an incident resolved since is closed. Only a run that reached its end moves the cursor;
-an interrupted run is simply run again (every write is idempotent on its source ref).
+have changed, and writes each page in one transaction per worker, the new incidents of it
+together (when an incident is refused, again one at a time, each in a savepoint, so it is
+named and skipped without spoiling the rest). On PostgreSQL, PAGERDUTY_IMPORT_WORKERS
+threads share each page out. Then it follows the Beacon incidents from PagerDuty that are
+still open but were created before the range, so an incident resolved since is closed.
+Only a run that reached its end moves the cursor; an interrupted run is simply run again
+(every write is idempotent on its source ref).
 
 An incident already resolved in Beacon and still resolved in PagerDuty is not read again
 (its log is final) unless ``full`` is set.

@@ -333,8 +333,9 @@ def pagerduty_incident_apply(
     Each change is written as of when PagerDuty recorded it (the services' ``now`` is the
     entry's time, as ``import_statuspage`` does), so the log reads like PagerDuty's own;
     the caller marks stored reports over ``Counts.spans`` out of date, once per page.
-    An incident new to Beacon is written with its whole log in one call
-    (``incident_open_with_log``); one Beacon has gets each change through the services.
+    An incident new to Beacon is built with its whole log (``incident_build_with_log``) and
+    written in one call (``incidents_create``); one Beacon has gets each change through the
+    services.
     ``existing`` (with ``looked_up``, None means Beacon does not have it) and ``known_refs``
     (the source refs of its updates) may be passed when the caller loaded them for a whole
     page. With ``pending``, a new incident is built and added there for the caller to write
