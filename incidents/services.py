@@ -18,16 +18,24 @@ Rules:
   ``internal`` (for signed-in users only: never emailed, never on ``/status/``);
 - titles, descriptions and messages stay within ``choices.*_MAX_LENGTH`` characters; a
   title is one line (new lines and control characters become spaces).
+
+An import that knows a new incident's whole history writes it in one go
+(``incident_open_with_log``, or ``incident_build_with_log`` then ``incidents_create`` for
+many at once): each change is checked and recorded as ``incident_update``,
+``incident_resolve`` and ``incident_reopen`` would, through the same helpers.
 """
 
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -201,14 +209,15 @@ def _refresh_severity(incident: Incident, entries: list[IncidentUpdate] | None =
     """After a back-dated entry, the severity in force now is whatever the replay ends on.
 
     ``entries`` (the log including the new entry) saves reading it again."""
-    found = history.current_severity(
-        entries if entries is not None else _entries(incident),
-        started_at=incident.started_at,
-        resolved_at=incident.resolved_at,
-    )
+    found = _severity_now(incident, entries if entries is not None else _entries(incident))
     if found is not None and found != incident.severity:
         incident.severity = found
         incident.save(update_fields=["severity", "updated_at"])
+
+
+def _severity_now(incident: Incident, entries) -> int | None:
+    """The severity in force after every entry of the log (None for an empty log)."""
+    return history.current_severity(entries, started_at=incident.started_at, resolved_at=incident.resolved_at)
 
 
 def _past_changed(start: datetime, end: datetime | None, *, now: datetime) -> None:
@@ -218,7 +227,19 @@ def _past_changed(start: datetime, end: datetime | None, *, now: datetime) -> No
     reports_mark_out_of_date(start=start, end=end or now, now=now)
 
 
-def _append(
+def _append(incident: Incident, **fields: Any) -> IncidentUpdate:
+    """Save the log entry ``_new_update`` builds for ``incident`` and queue its emails (when it notifies)."""
+    return _save_update(_new_update(incident, **fields))
+
+
+def _save_update(update: IncidentUpdate) -> IncidentUpdate:
+    update.save(force_insert=True)
+    if update.notify:
+        notifications.deliveries_create(update)
+    return update
+
+
+def _new_update(
     incident: Incident,
     *,
     kind: str,
@@ -233,9 +254,10 @@ def _append(
     severity: int | None = None,
     visibility: str = Visibility.PUBLIC,
 ) -> IncidentUpdate:
+    """The log entry for the incident as it now is (not saved): its status, severity and version."""
     # An internal note is for signed-in users only: never emailed, whatever ``notify`` says.
     notify = bool(notify) and visibility == Visibility.PUBLIC
-    update = IncidentUpdate.objects.create(
+    return IncidentUpdate(
         incident=incident,
         kind=kind,
         status=incident.status,
@@ -251,9 +273,6 @@ def _append(
         visibility=visibility,
         notify=notify,
     )
-    if notify:
-        notifications.deliveries_create(update)
-    return update
 
 
 def _last_effective_at(incident: Incident) -> datetime:
@@ -281,7 +300,53 @@ def incident_open(
 ) -> Incident:
     """Open an incident, record its first update and queue the emails after commit."""
     now = now or timezone.now()
-    started_at = started_at or now
+    incident, opening = _new_incident(
+        title=title,
+        severity=severity,
+        services=services,
+        by=by,
+        description=description,
+        engineer=engineer,
+        external_url=external_url,
+        started_at=started_at or now,
+        extra_recipients=extra_recipients,
+        message=message,
+        status=status,
+        now=now,
+        source_ref=source_ref,
+        source=source,
+        notify=notify,
+    )
+    with transaction.atomic():
+        incident.save()
+        incident.ticket = f"{TICKET_PREFIX}{incident.pk:06d}"
+        incident.save(update_fields=["ticket"])
+        incident.services.set(services)
+        _save_update(opening)
+        if incident.started_at < now - CLOCK_SKEW:
+            _past_changed(incident.started_at, now, now=now)
+    return incident
+
+
+def _new_incident(
+    *,
+    title: str,
+    severity: int,
+    services: list[Service],
+    by,
+    description: str,
+    engineer,
+    external_url: str,
+    started_at: datetime,
+    extra_recipients: list[str] | None,
+    message: str,
+    status: str,
+    now: datetime,
+    source_ref: str | None,
+    source: str,
+    notify: bool,
+) -> tuple[Incident, IncidentUpdate]:
+    """Check the fields of a new incident; the incident and its opening entry, not saved yet."""
     errors: dict[str, str] = {}
     title = one_line(title)
     if not title:
@@ -303,41 +368,33 @@ def incident_open(
         errors["status"] = "A new incident starts open; close it separately."
     if errors:
         raise ValidationError(errors)
-
-    with transaction.atomic():
-        incident = Incident(
-            # Tickets follow the primary key (unique without a second counter); the
-            # placeholder lives only inside this transaction.
-            ticket=f"tmp-{uuid.uuid4().hex[:16]}",
-            title=title,
-            description=description,
-            severity=int(severity),
-            status=status,
-            engineer=engineer,
-            external_url=external_url,
-            started_at=started_at,
-            reported_by=by,
-            extra_recipients=recipients,
-            source_ref=source_ref,
-            source=source,
-        )
-        incident.save()
-        incident.ticket = f"{TICKET_PREFIX}{incident.pk:06d}"
-        incident.save(update_fields=["ticket"])
-        incident.services.set(services)
-        _append(
-            incident,
-            kind=UpdateKind.OPENED,
-            message=message or description,
-            by=by,
-            effective_at=started_at,
-            created_at=now,
-            notify=notify,
-            sets_severity=int(severity),
-        )
-        if started_at < now - CLOCK_SKEW:
-            _past_changed(started_at, now, now=now)
-    return incident
+    incident = Incident(
+        # Tickets follow the primary key (unique without a second counter); the
+        # placeholder lives only inside the transaction that saves the incident.
+        ticket=f"tmp-{uuid.uuid4().hex[:16]}",
+        title=title,
+        description=description,
+        severity=int(severity),
+        status=status,
+        engineer=engineer,
+        external_url=external_url,
+        started_at=started_at,
+        reported_by=by,
+        extra_recipients=recipients,
+        source_ref=source_ref,
+        source=source,
+    )
+    opening = _new_update(
+        incident,
+        kind=UpdateKind.OPENED,
+        message=message or description,
+        by=by,
+        effective_at=started_at,
+        created_at=now,
+        notify=notify,
+        sets_severity=int(severity),
+    )
+    return incident, opening
 
 
 def incident_update(
@@ -366,24 +423,7 @@ def incident_update(
     """
     now = now or timezone.now()
     effective_at = effective_at or now
-    errors = _check_lengths(message=message)
-    if not (message or "").strip():
-        errors["message"] = "Write what changed."
-    try:
-        visibility = _check_visibility(visibility)
-    except ValidationError as exc:
-        errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if status is not None and status not in Status.values:
-        errors["status"] = f"Status must be one of {', '.join(Status.values)}."
-    if status == Status.RESOLVED:
-        errors["status"] = "Use close to resolve an incident; it needs a resolution message."
-    if severity is not None:
-        try:
-            _check_severity(severity)
-        except ValidationError as exc:
-            errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    if errors:
-        raise ValidationError(errors)
+    visibility = _check_update_args(message=message, status=status, severity=severity, visibility=visibility)
     with transaction.atomic():
         incident = _lock(incident, expected_version, check=False)
         if not incident.is_open:
@@ -398,7 +438,7 @@ def incident_update(
                     now=now,
                     source_ref=source_ref,
                 )
-            raise ValidationError({"status": f"{incident.ticket} is resolved. Reopen it before posting updates."})
+            raise _resolved_error(incident)
         _check_effective_at(incident, effective_at, now=now)
         if expected_version is not None and int(expected_version) != incident.version:
             # The form re-sends the status and severity the author saw; those are not changes
@@ -413,17 +453,9 @@ def incident_update(
                 status = None
             if seen and severity is not None and int(severity) == seen["severity"]:
                 severity = None
-        changes = {}
-        sets_severity = None
-        if status and status != incident.status:
-            changes["status"] = [incident.status, status]
-        if severity is not None and int(severity) != incident.severity:
-            # Recorded even when it repeats the severity in force at that moment: it states
-            # "Sev N from then on", which still holds if an earlier change is back-dated later.
-            entries = _entries(incident)
-            before = _severity_at(incident, effective_at, entries)
-            changes["severity"] = [before, int(severity)]
-            sets_severity = int(severity)
+        changes, sets_severity, entries = _update_changes(
+            incident, status=status, severity=severity, effective_at=effective_at, log=lambda: _entries(incident)
+        )
         if changes:
             # Only a change can overwrite a colleague's; a message is appended whatever the version.
             _check_version(incident, expected_version)
@@ -451,6 +483,66 @@ def incident_update(
         return update
 
 
+def _resolved_error(incident: Incident) -> ValidationError:
+    return ValidationError({"status": f"{incident.ticket} is resolved. Reopen it before posting updates."})
+
+
+def _check_update_args(*, message: str, status: str | None, severity: int | None, visibility: str) -> str:
+    """What an update asks for, checked before looking at the incident; returns the visibility."""
+    errors = _check_lengths(message=message)
+    if not (message or "").strip():
+        errors["message"] = "Write what changed."
+    try:
+        visibility = _check_visibility(visibility)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if status is not None and status not in Status.values:
+        errors["status"] = f"Status must be one of {', '.join(Status.values)}."
+    if status == Status.RESOLVED:
+        errors["status"] = "Use close to resolve an incident; it needs a resolution message."
+    if severity is not None:
+        try:
+            _check_severity(severity)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if errors:
+        raise ValidationError(errors)
+    return visibility
+
+
+def _update_changes(
+    incident: Incident, *, status: str | None, severity: int | None, effective_at: datetime, log
+) -> tuple[dict, int | None, list]:
+    """What an update to an open incident changes, the severity it sets, and the log it read.
+
+    ``log()`` gives the incident's entries; it is called only for a severity change.
+    """
+    changes = {}
+    sets_severity = None
+    entries = []
+    if status and status != incident.status:
+        changes["status"] = [incident.status, status]
+    if severity is not None and int(severity) != incident.severity:
+        # Recorded even when it repeats the severity in force at that moment: it states
+        # "Sev N from then on", which still holds if an earlier change is back-dated later.
+        entries = log()
+        before = _severity_at(incident, effective_at, entries)
+        changes["severity"] = [before, int(severity)]
+        sets_severity = int(severity)
+    return changes, sets_severity, entries
+
+
+CLOSING_NEEDS_MESSAGE = "Closing an incident needs a resolution message."
+REOPENING_NEEDS_MESSAGE = "Say why the incident is reopened."
+
+
+def _check_message(message: str, *, missing: str) -> None:
+    if not (message or "").strip():
+        raise ValidationError({"message": missing})
+    if errors := _check_lengths(message=message):
+        raise ValidationError(errors)
+
+
 def incident_resolve(
     *,
     incident: Incident,
@@ -465,32 +557,10 @@ def incident_resolve(
     """Close an incident with a resolution message. ``resolved_at`` defaults to now."""
     now = now or timezone.now()
     resolved_at = resolved_at or now
-    if not (message or "").strip():
-        raise ValidationError({"message": "Closing an incident needs a resolution message."})
-    if errors := _check_lengths(message=message):
-        raise ValidationError(errors)
+    _check_message(message, missing=CLOSING_NEEDS_MESSAGE)
     with transaction.atomic():
         incident = _lock(incident, expected_version)
-        if not incident.is_open:
-            raise ValidationError({"status": f"{incident.ticket} is already resolved."})
-        if timezone.is_naive(resolved_at):
-            raise ValidationError({"resolved_at": "Give a time zone (ISO 8601 with offset)."})
-        if resolved_at > now + CLOCK_SKEW:
-            raise ValidationError({"resolved_at": "The resolution time cannot be in the future."})
-        if resolved_at < incident.started_at:
-            raise ValidationError({"resolved_at": "The incident cannot be resolved before it started."})
-        last = _last_effective_at(incident)
-        if resolved_at < last:
-            raise ValidationError(
-                {
-                    "resolved_at": "The incident cannot be resolved before its last update "
-                    f"({timezone.localtime(last):%Y-%m-%d %H:%M %Z})."
-                }
-            )
-        changes = {"status": [incident.status, Status.RESOLVED]}
-        incident.status = Status.RESOLVED
-        incident.resolved_at = resolved_at
-        incident.version += 1
+        changes = _close(incident, resolved_at=resolved_at, now=now, last=lambda: _last_effective_at(incident))
         incident.save()
         update = _append(
             incident,
@@ -506,6 +576,33 @@ def incident_resolve(
         if resolved_at < now - CLOCK_SKEW:
             _past_changed(resolved_at, now, now=now)
         return update
+
+
+def _close(incident: Incident, *, resolved_at: datetime, now: datetime, last) -> dict:
+    """Resolve the open ``incident`` at ``resolved_at`` in memory (the caller saves); its changes.
+
+    ``last()`` is the effective time of its latest log entry (or its start)."""
+    if not incident.is_open:
+        raise ValidationError({"status": f"{incident.ticket} is already resolved."})
+    if timezone.is_naive(resolved_at):
+        raise ValidationError({"resolved_at": "Give a time zone (ISO 8601 with offset)."})
+    if resolved_at > now + CLOCK_SKEW:
+        raise ValidationError({"resolved_at": "The resolution time cannot be in the future."})
+    if resolved_at < incident.started_at:
+        raise ValidationError({"resolved_at": "The incident cannot be resolved before it started."})
+    last = last()
+    if resolved_at < last:
+        raise ValidationError(
+            {
+                "resolved_at": "The incident cannot be resolved before its last update "
+                f"({timezone.localtime(last):%Y-%m-%d %H:%M %Z})."
+            }
+        )
+    changes = {"status": [incident.status, Status.RESOLVED]}
+    incident.status = Status.RESOLVED
+    incident.resolved_at = resolved_at
+    incident.version += 1
+    return changes
 
 
 def incident_reopen(
@@ -526,25 +623,10 @@ def incident_reopen(
     """
     now = now or timezone.now()
     effective_at = effective_at or now
-    if not (message or "").strip():
-        raise ValidationError({"message": "Say why the incident is reopened."})
-    if errors := _check_lengths(message=message):
-        raise ValidationError(errors)
+    _check_message(message, missing=REOPENING_NEEDS_MESSAGE)
     with transaction.atomic():
         incident = _lock(incident, expected_version)
-        if incident.is_open:
-            raise ValidationError({"status": f"{incident.ticket} is not resolved."})
-        _check_effective_at(incident, effective_at, now=now)
-        if effective_at < incident.resolved_at:
-            raise ValidationError({"effective_at": "An incident cannot be reopened before it was resolved."})
-        changes = {"status": [incident.status, Status.INVESTIGATING], "resolved_at": [_iso(incident.resolved_at), None]}
-        sets_severity = None
-        if severity is not None and int(_check_severity(severity)) != incident.severity:
-            changes["severity"] = [incident.severity, int(severity)]
-            incident.severity = sets_severity = int(severity)
-        incident.status = Status.INVESTIGATING
-        incident.resolved_at = None
-        incident.version += 1
+        changes, sets_severity = _reopen(incident, severity=severity, effective_at=effective_at, now=now)
         incident.save()
         return _append(
             incident,
@@ -558,6 +640,213 @@ def incident_reopen(
             source_ref=source_ref,
             notify=notify,
         )
+
+
+def _reopen(incident: Incident, *, severity: int | None, effective_at: datetime, now: datetime):
+    """Reopen the resolved ``incident`` at ``effective_at`` in memory (the caller saves); its
+    changes and the severity it sets."""
+    if incident.is_open:
+        raise ValidationError({"status": f"{incident.ticket} is not resolved."})
+    _check_effective_at(incident, effective_at, now=now)
+    if effective_at < incident.resolved_at:
+        raise ValidationError({"effective_at": "An incident cannot be reopened before it was resolved."})
+    changes = {"status": [incident.status, Status.INVESTIGATING], "resolved_at": [_iso(incident.resolved_at), None]}
+    sets_severity = None
+    if severity is not None and int(_check_severity(severity)) != incident.severity:
+        changes["severity"] = [incident.severity, int(severity)]
+        incident.severity = sets_severity = int(severity)
+    incident.status = Status.INVESTIGATING
+    incident.resolved_at = None
+    incident.version += 1
+    return changes, sets_severity
+
+
+@dataclass(frozen=True)
+class LogStep:
+    """One change to a new incident after its opening, as it would be passed to its service.
+
+    ``kind`` names the service: ``updated`` is ``incident_update`` (a message, optionally a
+    new ``status`` or ``severity``, taking effect at ``effective_at``), ``resolved`` is
+    ``incident_resolve`` (``effective_at`` is the resolution time) and ``reopened`` is
+    ``incident_reopen`` (optionally a ``severity``). ``created_at`` is that call's ``now``:
+    when the change was recorded.
+    """
+
+    kind: str
+    message: str
+    effective_at: datetime
+    created_at: datetime
+    severity: int | None = None
+    status: str | None = None
+    source_ref: str = ""
+
+
+class _Replayed(NamedTuple):
+    """What ``history`` reads of a log entry not saved yet; its place in the log stands in for its id."""
+
+    id: int
+    kind: str
+    sets_severity: int | None
+    effective_at: datetime
+
+
+def incident_open_with_log(*, log: Sequence[LogStep], **fields: Any) -> Incident:
+    """Open an incident with its whole known log in one call; for history from another tool.
+
+    Writes what ``incident_open`` (``fields``, its arguments but ``notify``) followed by each
+    step of ``log`` through its service would write, with the same rules, in four queries.
+    Nobody is emailed. See ``incident_build_with_log`` for what is refused.
+    """
+    return incidents_create([incident_build_with_log(log=log, **fields)])[0]
+
+
+@dataclass
+class NewIncident:
+    """An incident and its whole log, checked and built in memory; ``incidents_create`` writes it."""
+
+    incident: Incident
+    services: list[Service]
+    updates: list[IncidentUpdate]
+    # (start, end, now) of each mark of stored reports out of date the services would make, in order.
+    marks: list[tuple[datetime, datetime, datetime]]
+
+
+def incident_build_with_log(
+    *,
+    log: Sequence[LogStep],
+    title: str,
+    severity: int,
+    services: list[Service],
+    by,
+    description: str = "",
+    engineer=None,
+    external_url: str = "",
+    started_at: datetime | None = None,
+    extra_recipients: list[str] | None = None,
+    message: str = "",
+    status: str = Status.INVESTIGATING,
+    now: datetime | None = None,
+    source_ref: str | None = None,
+    source: str = "",
+) -> NewIncident:
+    """Check and build (without writing) what ``incident_open`` followed by each step of
+    ``log`` through its service would write: the incident in its final state and its log.
+
+    Each step is checked as its service checks it, against the incident as the steps before
+    it left it; the first refused raises ``ValidationError``. A severity change to an
+    incident resolved by an earlier step would be a correction (``incident_correct``, which
+    this does not build): ``ValueError``.
+    """
+    now = now or timezone.now()
+    incident, opening = _new_incident(
+        title=title,
+        severity=severity,
+        services=services,
+        by=by,
+        description=description,
+        engineer=engineer,
+        external_url=external_url,
+        started_at=started_at or now,
+        extra_recipients=extra_recipients,
+        message=message,
+        status=status,
+        now=now,
+        source_ref=source_ref,
+        source=source,
+        notify=False,
+    )
+    rows = [opening]
+    replay = [_Replayed(0, opening.kind, opening.sets_severity, opening.effective_at)]
+    past = [(incident.started_at, now, now)] if incident.started_at < now - CLOCK_SKEW else []
+    for step in log:
+        row, marks = _log_step(incident, step, by=by, rows=rows, replay=replay)
+        rows.append(row)
+        replay.append(_Replayed(len(replay), row.kind, row.sets_severity, row.effective_at))
+        if row.sets_severity is not None and row.kind == UpdateKind.UPDATED:
+            # As _refresh_severity after a severity change: what the replay ends on.
+            incident.severity = _severity_now(incident, replay) or incident.severity
+        past.extend(marks)
+    incident.severity = _severity_now(incident, replay) or incident.severity
+    return NewIncident(incident=incident, services=list(services), updates=rows, marks=past)
+
+
+def incidents_create(new: Sequence[NewIncident]) -> list[Incident]:
+    """Write incidents built by ``incident_build_with_log``: four queries however many they are.
+
+    No savepoint of its own: everything that can be refused was checked when they were
+    built, and a database error (a ``source_ref`` taken meanwhile) fails the caller's
+    transaction or savepoint.
+    """
+    if not new:
+        return []
+    with transaction.atomic(savepoint=False):
+        incidents = Incident.objects.bulk_create([item.incident for item in new])
+        through = Incident.services.through
+        through.objects.bulk_create(
+            [
+                through(incident_id=item.incident.pk, service_id=pk)
+                for item in new
+                for pk in dict.fromkeys(service.pk for service in item.services)
+            ]
+        )
+        IncidentUpdate.objects.bulk_create([update for item in new for update in item.updates])
+        for incident in incidents:
+            incident.ticket = f"{TICKET_PREFIX}{incident.pk:06d}"
+        Incident.objects.bulk_update(incidents, ["ticket"])
+        for item in new:
+            for start, end, at in item.marks:
+                _past_changed(start, end, now=at)
+        # Bulk writes send no model signals; receivers (the cached /status/ page) hear of
+        # each incident as if it had been saved, once it is written in full.
+        for incident in incidents:
+            db = incident._state.db
+            post_save.send(sender=Incident, instance=incident, created=True, update_fields=None, raw=False, using=db)
+    return incidents
+
+
+def _log_step(incident: Incident, step: LogStep, *, by, rows: list[IncidentUpdate], replay: list[_Replayed]):
+    """Apply one step to the unsaved ``incident`` as its service would; its log entry (unsaved)
+    and the (start, end, now) spans of reports it makes out of date."""
+    now, at = step.created_at, step.effective_at
+    message = step.message
+    if step.kind == UpdateKind.UPDATED:
+        _check_update_args(message=message, status=step.status, severity=step.severity, visibility=Visibility.PUBLIC)
+        if not incident.is_open:
+            if step.severity is not None and step.status in (None, incident.status):
+                raise ValueError("A severity change to a resolved incident is a correction: open it, then correct it.")
+            raise _resolved_error(incident)
+        _check_effective_at(incident, at, now=now)
+        changes, sets_severity, _ = _update_changes(
+            incident, status=step.status, severity=step.severity, effective_at=at, log=lambda: replay
+        )
+        if changes:
+            incident.status = step.status or incident.status
+            incident.version += 1
+        marks = [(at, now, now)] if sets_severity is not None and at < now - CLOCK_SKEW else []
+    elif step.kind == UpdateKind.RESOLVED:
+        _check_message(message, missing=CLOSING_NEEDS_MESSAGE)
+        changes = _close(incident, resolved_at=at, now=now, last=lambda: rows[-1].effective_at)
+        sets_severity = None
+        marks = [(at, now, now)] if at < now - CLOCK_SKEW else []
+    elif step.kind == UpdateKind.REOPENED:
+        _check_message(message, missing=REOPENING_NEEDS_MESSAGE)
+        changes, sets_severity = _reopen(incident, severity=step.severity, effective_at=at, now=now)
+        marks = []
+    else:
+        raise ValueError(f"A log step is updated, resolved or reopened, not {step.kind!r}.")
+    row = _new_update(
+        incident,
+        kind=step.kind,
+        message=message.strip(),
+        by=by,
+        effective_at=at,
+        created_at=now,
+        changes=changes,
+        source_ref=step.source_ref,
+        notify=False,
+        sets_severity=sets_severity,
+    )
+    return row, marks
 
 
 EDITABLE_FIELDS = ("title", "description", "engineer", "external_url", "extra_recipients", "services", "started_at")

@@ -2,12 +2,13 @@
 
 One run reads the incidents created in ``[since, until)`` page by page (the client splits
 the range where PagerDuty caps paging), fetches the log entries of each incident that may
-have changed, and writes each page in one transaction per worker (each incident in a
-savepoint, so one bad incident is named and skipped without spoiling the rest). On
-PostgreSQL, PAGERDUTY_IMPORT_WORKERS threads share each page out. Then it follows the
-Beacon incidents from PagerDuty that are still open but were created before the range, so
-an incident resolved since is closed. Only a run that reached its end moves the cursor;
-an interrupted run is simply run again (every write is idempotent on its source ref).
+have changed, and writes each page in one transaction per worker, the new incidents of it
+together (when an incident is refused, again one at a time, each in a savepoint, so it is
+named and skipped without spoiling the rest). On PostgreSQL, PAGERDUTY_IMPORT_WORKERS
+threads share each page out. Then it follows the Beacon incidents from PagerDuty that are
+still open but were created before the range, so an incident resolved since is closed.
+Only a run that reached its end moves the cursor; an interrupted run is simply run again
+(every write is idempotent on its source ref).
 
 An incident already resolved in Beacon and still resolved in PagerDuty is not read again
 (its log is final) unless ``full`` is set.
@@ -27,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from incidents import services as incident_services
 from incidents.models import Incident, IncidentUpdate
 from integrations.pagerduty import PagerDutyClient, iso
 
@@ -165,14 +167,46 @@ def _import_page(client: PagerDutyClient, items: list[dict], *, full: bool, now:
 
 
 def _import_share(args) -> services.Counts:
-    """Read the logs of some incidents of a page and write them in one transaction."""
+    """Read the logs of some incidents of a page and write them in one transaction.
+
+    First as one batch: no savepoint per incident, and the new incidents written together
+    (``incidents_create``: four queries for them all); when one is refused, the share is
+    rolled back and written again one incident at a time, each in a savepoint, so that
+    incident alone is named and skipped.
+    """
     client, share, known, now, cache = args
-    counts = services.Counts()
     logs = [client.log_entries(item["id"]) for item, _, _ in share]
+    work = [
+        (item, entries, beacon, known[ref] if beacon else None)
+        for (item, ref, beacon), entries in zip(share, logs, strict=True)
+    ]
+    try:
+        with transaction.atomic():
+            counts = services.Counts()
+            pending = []
+            for item, entries, beacon, known_refs in work:
+                counts.add(
+                    services.pagerduty_incident_apply(
+                        incident=item,
+                        entries=entries,
+                        existing=beacon,
+                        looked_up=True,
+                        known_refs=known_refs,
+                        now=now,
+                        service_cache=cache,
+                        pending=pending,
+                    )
+                )
+            incident_services.incidents_create(pending)
+        return counts
+    except (ValidationError, IntegrityError):
+        pass
+    counts = services.Counts()
     with transaction.atomic():
-        for (item, ref, beacon), entries in zip(share, logs, strict=True):
-            known_refs = known[ref] if beacon else None
-            _apply_one(item, entries, counts, existing=beacon, known_refs=known_refs, now=now, cache=cache)
+        for item, entries, beacon, known_refs in work:
+            _apply_one(
+                item, entries, counts, existing=beacon, looked_up=True, known_refs=known_refs, now=now, cache=cache
+            )
     return counts
 
 
@@ -223,7 +257,7 @@ def make_pool() -> WorkerPool | None:
     return WorkerPool(workers)
 
 
-def _apply_one(item, entries, counts, *, existing, known_refs, now, cache):
+def _apply_one(item, entries, counts, *, existing, known_refs, now, cache, looked_up=False):
     try:
         with transaction.atomic():
             counts.add(
@@ -231,6 +265,7 @@ def _apply_one(item, entries, counts, *, existing, known_refs, now, cache):
                     incident=item,
                     entries=entries,
                     existing=existing,
+                    looked_up=looked_up,
                     known_refs=known_refs,
                     now=now,
                     service_cache=cache,

@@ -29,8 +29,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from incidents import services as incident_services
-from incidents.choices import Severity
+from incidents.choices import Severity, UpdateKind
 from incidents.models import Incident, IncidentUpdate, Service
+from incidents.services import LogStep, NewIncident
 from integrations.pagerduty import parse_time
 
 from .models import ServiceLink, WebhookEvent
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "pagerduty"
 RESOLVED = "resolved"
+UPDATED_KIND, RESOLVED_KIND, REOPENED_KIND = UpdateKind.UPDATED, UpdateKind.RESOLVED, UpdateKind.REOPENED
 # Entry types that say someone worked on the incident (a message in the log).
 MESSAGE_TYPES = {
     "acknowledge_log_entry": "Acknowledged in PagerDuty",
@@ -150,102 +152,155 @@ def _url(value) -> str:
     return value[:500]
 
 
-def _clamp(at: datetime | None, incident: Incident, now: datetime) -> datetime:
+def _clamp(at: datetime | None, incident: Incident | _Target, now: datetime) -> datetime:
     """A PagerDuty time inside what Beacon accepts: not before the start, not after now."""
     at = at or now
     return min(max(at, incident.started_at), now)
 
 
-def _open(pd: dict, *, severity: int, now: datetime, counts: Counts, cache=None, message: str = "") -> Incident:
+def _opening(pd: dict, *, severity: int, now: datetime, counts: Counts, cache=None, message: str = "") -> dict:
+    """The arguments of ``incident_open`` for a PagerDuty incident (its service made on first sight)."""
     started = parse_time(pd.get("created_at"))
     if started is None:
         raise ValidationError({"created_at": f"PagerDuty incident {pd.get('id')} has no valid created_at."})
     number = pd.get("incident_number") or pd.get("number")
     title = str(pd.get("title") or pd.get("summary") or "").strip()[:200] or f"PagerDuty incident {pd['id']}"
-    incident = incident_services.incident_open(
-        title=title,
-        severity=severity,
-        services=[service_for(pd.get("service"), counts, cache)],
-        by=None,
-        description=f"PagerDuty incident #{number}" if number else "PagerDuty incident",
-        external_url=_url(pd.get("html_url")),
-        started_at=min(started, now),
-        message=message or "Triggered in PagerDuty.",
-        now=now,
-        source_ref=incident_ref(pd["id"]),
-        source=SOURCE,
-        notify=False,
-    )
+    return {
+        "title": title,
+        "severity": severity,
+        "services": [service_for(pd.get("service"), counts, cache)],
+        "by": None,
+        "description": f"PagerDuty incident #{number}" if number else "PagerDuty incident",
+        "external_url": _url(pd.get("html_url")),
+        "started_at": min(started, now),
+        "message": message or "Triggered in PagerDuty.",
+        "now": now,
+        "source_ref": incident_ref(pd["id"]),
+        "source": SOURCE,
+    }
+
+
+def _open(pd: dict, *, severity: int, now: datetime, counts: Counts, cache=None, message: str = "") -> Incident:
+    fields = _opening(pd, severity=severity, now=now, counts=counts, cache=cache, message=message)
+    incident = incident_services.incident_open(**fields, notify=False)
     counts.incidents += 1
     return incident
 
 
-def _resolve(
-    incident: Incident, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts, floor=None
-) -> Incident:
-    """Resolve at ``at``, or at the last recorded change if that is later (``floor`` when the caller knows it)."""
-    if floor is None:
-        floor = incident.updates.order_by("-id").values_list("effective_at", flat=True).first()
-    update = incident_services.incident_resolve(
-        incident=incident,
-        message=message or "Resolved in PagerDuty.",
-        resolved_at=max(at, floor or incident.started_at),
-        by=None,
-        now=max(now, at, floor or at),
-        source_ref=source_ref,
-        notify=False,
-    )
-    counts.updates += 1
-    counts.resolved += 1
-    return update.incident
+class _Target:
+    """The Beacon incident a PagerDuty incident's changes go to, as the decisions below see it.
+
+    Each decision (resolve, reopen, a back-dated severity, a message) becomes a ``LogStep``
+    given to ``write``: at once through the services for an incident Beacon has
+    (``_Existing``), or gathered and written in one call for a new one (``_New``).
+    """
+
+    started_at: datetime
+    is_open: bool
+    resolved_at: datetime | None
+
+    def last_effective_at(self) -> datetime:
+        raise NotImplementedError
+
+    def write(self, step: LogStep) -> bool:
+        """Write (or plan) one step; False when it changed nothing."""
+        raise NotImplementedError
+
+    def resolve(self, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts) -> None:
+        """Resolve at ``at``, or at the last recorded change if that is later."""
+        floor = self.last_effective_at()
+        message = message or "Resolved in PagerDuty."
+        self.write(LogStep(RESOLVED_KIND, message, max(at, floor), max(now, at, floor), source_ref=source_ref))
+        counts.updates += 1
+        counts.resolved += 1
+
+    def reopen(self, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts) -> None:
+        at = max(at, self.resolved_at)
+        message = message or "Reopened in PagerDuty."
+        self.write(LogStep(REOPENED_KIND, message, at, max(now, at), source_ref=source_ref))
+        counts.updates += 1
+        counts.reopened += 1
+
+    def set_severity(self, *, severity: int, at: datetime, message: str, source_ref: str, now, counts: Counts) -> None:
+        """A back-dated severity change; on a resolved incident, a correction (only within its duration)."""
+        if not self.is_open and at > self.resolved_at:
+            counts.skipped.append(f"{source_ref}: priority changed after the incident was resolved; nothing to count")
+            return
+        if self.write(LogStep(UPDATED_KIND, message, at, now, severity=severity, source_ref=source_ref)):
+            counts.updates += 1
+
+    def message(self, *, at: datetime, message: str, source_ref: str, now, counts: Counts) -> None:
+        if not self.is_open:
+            counts.skipped.append(f"{source_ref}: a message after the incident was resolved here")
+            return
+        self.write(LogStep(UPDATED_KIND, message, at, now, source_ref=source_ref))
+        counts.updates += 1
 
 
-def _reopen(incident: Incident, *, at: datetime, message: str, source_ref: str, now: datetime, counts: Counts):
-    at = max(at, incident.resolved_at)
-    update = incident_services.incident_reopen(
-        incident=incident,
-        message=message or "Reopened in PagerDuty.",
-        by=None,
-        effective_at=at,
-        now=max(now, at),
-        source_ref=source_ref,
-        notify=False,
-    )
-    counts.updates += 1
-    counts.reopened += 1
-    return update.incident
+class _Existing(_Target):
+    """An incident Beacon has: each step is written at once through ``incidents.services``."""
+
+    def __init__(self, incident: Incident):
+        self.incident = incident
+
+    @property
+    def started_at(self) -> datetime:
+        return self.incident.started_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.incident.is_open
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        return self.incident.resolved_at
+
+    def last_effective_at(self) -> datetime:
+        last = self.incident.updates.order_by("-id").values_list("effective_at", flat=True).first()
+        return last or self.incident.started_at
+
+    def write(self, step: LogStep) -> bool:
+        common = {"incident": self.incident, "message": step.message, "by": None, "now": step.created_at}
+        common |= {"source_ref": step.source_ref, "notify": False}
+        if step.kind == RESOLVED_KIND:
+            update = incident_services.incident_resolve(**common, resolved_at=step.effective_at)
+        elif step.kind == REOPENED_KIND:
+            update = incident_services.incident_reopen(**common, effective_at=step.effective_at)
+        else:
+            update = incident_services.incident_update(**common, severity=step.severity, effective_at=step.effective_at)
+        if update is None:  # a correction that changed nothing
+            return False
+        self.incident = update.incident
+        return True
 
 
-def _set_severity(incident: Incident, *, severity: int, at: datetime, message: str, source_ref: str, now, counts):
-    """A back-dated severity change; on a resolved incident, a correction (only within its duration)."""
-    if not incident.is_open and at > incident.resolved_at:
-        counts.skipped.append(f"{source_ref}: priority changed after the incident was resolved; nothing to count")
-        return incident
-    update = incident_services.incident_update(
-        incident=incident,
-        message=message,
-        by=None,
-        severity=severity,
-        effective_at=at,
-        now=now,
-        source_ref=source_ref,
-        notify=False,
-    )
-    if update is None:  # a correction that changed nothing
-        return incident
-    counts.updates += 1
-    return update.incident
+class _Correction(Exception):
+    """A new incident's log holds a correction, which only the step-by-step services write."""
 
 
-def _message(incident: Incident, *, at: datetime, message: str, source_ref: str, now, counts):
-    if not incident.is_open:
-        counts.skipped.append(f"{source_ref}: a message after the incident was resolved here")
-        return incident
-    update = incident_services.incident_update(
-        incident=incident, message=message, by=None, effective_at=at, now=now, source_ref=source_ref, notify=False
-    )
-    counts.updates += 1
-    return update.incident
+class _New(_Target):
+    """An incident new to Beacon: the steps are gathered, then written with the opening in one call."""
+
+    def __init__(self, started_at: datetime):
+        self.started_at = started_at
+        self.is_open = True
+        self.resolved_at = None
+        self.last = started_at  # the latest effective time in its log
+        self.steps: list[LogStep] = []
+
+    def last_effective_at(self) -> datetime:
+        return self.last
+
+    def write(self, step: LogStep) -> bool:
+        if step.kind == UPDATED_KIND and not self.is_open:
+            raise _Correction(step.source_ref)
+        self.steps.append(step)
+        if step.kind == RESOLVED_KIND:
+            self.is_open, self.resolved_at = False, step.effective_at
+        elif step.kind == REOPENED_KIND:
+            self.is_open, self.resolved_at = True, None
+        self.last = max(self.last, step.effective_at)
+        return True
 
 
 def _entry_message(entry: dict, default: str) -> str:
@@ -268,40 +323,85 @@ def pagerduty_incident_apply(
     entries: list[dict],
     now: datetime | None = None,
     existing: Incident | None = None,
+    looked_up: bool = False,
     known_refs: set[str] | None = None,
     service_cache: dict | None = None,
+    pending: list[NewIncident] | None = None,
 ) -> Counts:
     """Bring one PagerDuty incident (with its log entries, oldest first) into Beacon; idempotent.
 
     Each change is written as of when PagerDuty recorded it (the services' ``now`` is the
     entry's time, as ``import_statuspage`` does), so the log reads like PagerDuty's own;
     the caller marks stored reports over ``Counts.spans`` out of date, once per page.
-    ``existing`` and ``known_refs`` (the source refs of its updates) may be passed when the
-    caller loaded them for a whole page. Raises ``ValidationError`` when the incident cannot
+    An incident new to Beacon is built with its whole log (``incident_build_with_log``) and
+    written in one call (``incidents_create``); one Beacon has gets each change through the
+    services.
+    ``existing`` (with ``looked_up``, None means Beacon does not have it) and ``known_refs``
+    (the source refs of its updates) may be passed when the caller loaded them for a whole
+    page. With ``pending``, a new incident is built and added there for the caller to write
+    with others (``incidents_create``). Raises ``ValidationError`` when the incident cannot
     be taken in; the caller runs this in a transaction, so nothing is half-written.
     """
     now = now or timezone.now()
     counts = Counts()
     ref = incident_ref(incident["id"])
-    beacon = existing if existing is not None else Incident.objects.filter(source_ref=ref).first()
-    floor = None  # the latest effective time in its log, where known without asking the database
+    beacon = existing
+    if beacon is None and not looked_up:
+        beacon = Incident.objects.filter(source_ref=ref).first()
     if beacon is None:
-        severity = severity_for(initial_priority(incident, entries), incident.get("urgency"))
-        trigger = next((e for e in entries if e.get("type") == "trigger_log_entry"), None)
-        created = parse_time(incident.get("created_at"))
-        beacon = _open(
-            incident,
-            severity=severity,
-            now=min(created, now) if created else now,
-            counts=counts,
-            cache=service_cache,
-            message=_entry_message(trigger, "Triggered in PagerDuty") if trigger else "",
-        )
-        floor = beacon.started_at
-        known_refs = set()
-    elif known_refs is None:
-        known_refs = set(IncidentUpdate.objects.filter(incident=beacon).values_list("source_ref", flat=True))
-    urgency = incident.get("urgency")
+        target = _open_with_log(incident, entries, now=now, counts=counts, cache=service_cache, pending=pending)
+    else:
+        if known_refs is None:
+            known_refs = set(IncidentUpdate.objects.filter(incident=beacon).values_list("source_ref", flat=True))
+        target = _Existing(beacon)
+        _apply_log(target, incident, entries, known_refs=known_refs, now=now, counts=counts)
+    if counts.rows:
+        counts.spans.append((target.started_at, target.resolved_at))
+    else:
+        counts.unchanged += 1
+    return counts
+
+
+def _open_with_log(pd: dict, entries: list[dict], *, now: datetime, counts: Counts, cache, pending) -> _Target:
+    """A PagerDuty incident new to Beacon: its log is decided in memory, then written with it
+    in one call (or added to ``pending``, for the caller to write)."""
+    severity = severity_for(initial_priority(pd, entries), pd.get("urgency"))
+    trigger = next((e for e in entries if e.get("type") == "trigger_log_entry"), None)
+    created = parse_time(pd.get("created_at"))
+    fields = _opening(
+        pd,
+        severity=severity,
+        now=min(created, now) if created else now,
+        counts=counts,
+        cache=cache,
+        message=_entry_message(trigger, "Triggered in PagerDuty") if trigger else "",
+    )
+    new = _New(fields["started_at"])
+    written = Counts()
+    try:
+        _apply_log(new, pd, entries, known_refs=set(), now=now, counts=written)
+    except _Correction:
+        # A priority change at (or clamped to) the moment of a resolution seen before it:
+        # rare enough to take the step-by-step way, which writes corrections.
+        written = Counts()
+        target = _Existing(incident_services.incident_open(**fields, notify=False))
+        _apply_log(target, pd, entries, known_refs=set(), now=now, counts=written)
+    else:
+        built = incident_services.incident_build_with_log(log=new.steps, **fields)
+        if pending is None:
+            incident_services.incidents_create([built])
+        else:
+            pending.append(built)
+        target = new
+    counts.incidents += 1
+    counts.add(written)
+    return target
+
+
+def _apply_log(target: _Target, pd: dict, entries: list[dict], *, known_refs: set[str], now: datetime, counts: Counts):
+    """Decide what each log entry not written yet changes, then let the incident's own state have the last word."""
+    ref = incident_ref(pd["id"])
+    urgency = pd.get("urgency")
     triggers = 0
     for entry in entries:
         kind = entry.get("type")
@@ -309,47 +409,33 @@ def pagerduty_incident_apply(
         entry_ref = f"{ref}:{entry.get('id')}"
         if entry_ref in known_refs:
             continue
-        at = _clamp(parse_time(entry.get("created_at")), beacon, now)
-        written = counts.rows
+        at = _clamp(parse_time(entry.get("created_at")), target, now)
         if kind == "resolve_log_entry":
-            if beacon.is_open:
+            if target.is_open:
                 message = _entry_message(entry, "Resolved")
-                beacon = _resolve(
-                    beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts, floor=floor
-                )
-        elif not beacon.is_open and kind in REOPEN_TYPES and (kind != "trigger_log_entry" or triggers > 1):
-            if at >= beacon.resolved_at:
+                target.resolve(at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
+        elif not target.is_open and kind in REOPEN_TYPES and (kind != "trigger_log_entry" or triggers > 1):
+            if at >= target.resolved_at:
                 message = _entry_message(entry, "Reopened")
-                beacon = _reopen(beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
+                target.reopen(at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
         elif kind == "priority_change_log_entry":
             priority = new_priority(entry)
             message = _entry_message(entry, f"Priority changed to {priority_name(priority) or 'none'}")
             severity = severity_for(priority, urgency)
-            beacon = _set_severity(
-                beacon, severity=severity, at=at, message=message, source_ref=entry_ref, now=at, counts=counts
-            )
-        elif kind in MESSAGE_TYPES and beacon.is_open:
+            target.set_severity(severity=severity, at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
+        elif kind in MESSAGE_TYPES and target.is_open:
             message = _entry_message(entry, MESSAGE_TYPES[kind])
-            beacon = _message(beacon, at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
-        if floor is not None and counts.rows != written:
-            floor = max(floor, at)
+            target.message(at=at, message=message, source_ref=entry_ref, now=at, counts=counts)
     # The incident's own state has the last word (log entries can be cut short).
-    status = incident.get("status")
-    changed_at = parse_time(incident.get("last_status_change_at"))
-    if status == RESOLVED and beacon.is_open:
-        at = _clamp(parse_time(incident.get("resolved_at")) or changed_at, beacon, now)
-        beacon = _resolve(
-            beacon, at=at, message="Resolved in PagerDuty.", source_ref=f"{ref}:resolved", now=at, counts=counts
-        )
-    elif status and status != RESOLVED and not beacon.is_open:
-        at = _clamp(changed_at, beacon, now)
+    status = pd.get("status")
+    changed_at = parse_time(pd.get("last_status_change_at"))
+    if status == RESOLVED and target.is_open:
+        at = _clamp(parse_time(pd.get("resolved_at")) or changed_at, target, now)
+        target.resolve(at=at, message="Resolved in PagerDuty.", source_ref=f"{ref}:resolved", now=at, counts=counts)
+    elif status and status != RESOLVED and not target.is_open:
+        at = _clamp(changed_at, target, now)
         message = f"PagerDuty shows it {status}."
-        beacon = _reopen(beacon, at=at, message=message, source_ref=f"{ref}:{status}", now=at, counts=counts)
-    if counts.rows:
-        counts.spans.append((beacon.started_at, beacon.resolved_at))
-    else:
-        counts.unchanged += 1
-    return counts
+        target.reopen(at=at, message=message, source_ref=f"{ref}:{status}", now=at, counts=counts)
 
 
 # --- webhooks --------------------------------------------------------------------------
@@ -451,49 +537,23 @@ def pagerduty_webhook_apply(*, event: WebhookEventData, now: datetime | None = N
             beacon = _open(pd, severity=severity_for(pd.get("priority"), pd.get("urgency")), now=now, counts=counts)
         at = _clamp(event.occurred_at, beacon, now)
         pd = event.incident
+        target = _Existing(beacon)
+        change = {"at": at, "source_ref": event_ref, "now": now, "counts": counts}
         if event.type == "incident.acknowledged":
-            if not beacon.is_open and at >= beacon.resolved_at:
-                beacon = _reopen(
-                    beacon,
-                    at=at,
-                    message=f"Acknowledged in PagerDuty{by}.",
-                    source_ref=event_ref,
-                    now=now,
-                    counts=counts,
-                )
+            if not target.is_open and at >= target.resolved_at:
+                target.reopen(message=f"Acknowledged in PagerDuty{by}.", **change)
             else:
-                _message(
-                    beacon,
-                    at=at,
-                    message=f"Acknowledged in PagerDuty{by}.",
-                    source_ref=event_ref,
-                    now=now,
-                    counts=counts,
-                )
+                target.message(message=f"Acknowledged in PagerDuty{by}.", **change)
         elif event.type == "incident.priority_updated":
             name = priority_name(pd.get("priority")) or "none"
-            _set_severity(
-                beacon,
-                severity=severity_for(pd.get("priority"), pd.get("urgency")),
-                at=at,
-                message=f"Priority changed to {name} in PagerDuty{by}.",
-                source_ref=event_ref,
-                now=now,
-                counts=counts,
-            )
+            severity = severity_for(pd.get("priority"), pd.get("urgency"))
+            target.set_severity(severity=severity, message=f"Priority changed to {name} in PagerDuty{by}.", **change)
         elif event.type == "incident.annotated":
-            _message(
-                beacon,
-                at=at,
-                message=event.note or f"Note in PagerDuty{by}.",
-                source_ref=event_ref,
-                now=now,
-                counts=counts,
-            )
-        elif event.type == "incident.resolved" and beacon.is_open:
-            _resolve(beacon, at=at, message=f"Resolved in PagerDuty{by}.", source_ref=event_ref, now=now, counts=counts)
-        elif event.type == "incident.reopened" and not beacon.is_open:
-            _reopen(beacon, at=at, message=f"Reopened in PagerDuty{by}.", source_ref=event_ref, now=now, counts=counts)
+            target.message(message=event.note or f"Note in PagerDuty{by}.", **change)
+        elif event.type == "incident.resolved" and target.is_open:
+            target.resolve(message=f"Resolved in PagerDuty{by}.", **change)
+        elif event.type == "incident.reopened" and not target.is_open:
+            target.reopen(message=f"Reopened in PagerDuty{by}.", **change)
         outcome = f"{beacon.ticket}: {counts.rows} row(s) written" + (
             f"; {counts.skipped[0]}" if counts.skipped else ""
         )

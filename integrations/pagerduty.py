@@ -24,6 +24,7 @@ backoff in this one loop; 401/403 stop at once with ``PagerDutyAuthError``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -126,6 +127,12 @@ class PagerDutyClient:
         if session is None:
             session = self._local.session = requests.Session()
             session.headers.update(self.headers)
+            # The environment's proxies and CA bundle, read once: left to requests, they are
+            # read again for every request (~0.4 ms each, 10,000 requests an import), and a
+            # ~/.netrc entry for the host would replace the token with Basic auth.
+            session.trust_env = False
+            session.proxies = requests.utils.get_environ_proxies(self.base_url)
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         return session
 
     @classmethod

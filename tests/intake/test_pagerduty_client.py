@@ -55,3 +55,16 @@ def test_the_token_goes_in_pagerdutys_header_and_a_missing_incident_is_none(fake
     client, _ = client_for(fake)
     assert client.incident("NOPE") is None
     assert client.session.headers["Authorization"] == f"Token token={TOKEN}"
+
+
+def test_the_environments_proxy_is_used_and_a_netrc_does_not_replace_the_token(fake, monkeypatch, tmp_path):
+    """Proxy settings are read once per client, not per request; they still apply."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake.url)  # the fake answers absolute URIs as a proxy would
+    (tmp_path / ".netrc").write_text("machine pagerduty.invalid login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    client, _ = client_for(fake, base_url="http://pagerduty.invalid")
+    pages = list(client.incident_pages(since=T0, until=T0 + timedelta(days=1)))
+    assert [i["id"] for p in pages for i in p.incidents] == ["P0", "P1", "P2"]
+    assert client.log_entries("P0")[0]["type"] == "trigger_log_entry"
