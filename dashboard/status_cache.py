@@ -51,7 +51,10 @@ def invalidate(**_signal_kwargs) -> None:
     save and the commit still read the old rows, and must not stand for the new version.
     """
     _new_version()
-    transaction.on_commit(_new_version)
+    connection = transaction.get_connection()
+    # Once per transaction: an import writes thousands of rows in one.
+    if connection.in_atomic_block and not any(func is _new_version for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_new_version)
 
 
 def _new_version() -> None:
