@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from xml.sax.saxutils import escape
 
 from django.utils.translation import gettext as _
@@ -129,67 +130,189 @@ LINE = "#1f4e79"
 BAD = "#b02a37"
 
 
-def sparkline_svg(values: list[float | None], *, label: str, kind: str = "line", target: float | None = None) -> str:
-    """A small chart of up to 12 monthly values; missing months leave a gap, never a zero."""
+@dataclass(frozen=True)
+class Chart:
+    """One of a trend row's four small charts: 12 monthly values, ``None`` where a month has no data."""
+
+    values: list[float | None]
+    label: str
+    kind: str = "line"  # or "bar"
+    target: float | None = None  # drawn dashed (the SLO on the uptime chart)
+
+    @property
+    def has_data(self) -> bool:
+        return any(v is not None for v in self.values)
+
+
+def _marks(chart: Chart, *, left: float, width: float, top: float, height: float) -> tuple[str, str, str]:
+    """Path data for one chart in the box (left, top, width, height): (dashed target, lines, bars and dots).
+
+    However many months, a chart is at most three paths: each extra SVG element is work for
+    WeasyPrint (parsing, style, drawing) and the PDF has hundreds of these charts.
+    """
+    values = chart.values
     known = [v for v in values if v is not None]
-    step = SPARK_W / max(len(values), 1)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 {SPARK_W} {SPARK_H}" '
-        f'width="{SPARK_W}" height="{SPARK_H}" role="img" aria-label="{escape(label)}">'
-        f"<title>{escape(label)}</title>"
-    ]
-    if not known:
-        parts.append(f'<text x="2" y="{SPARK_H - 9}" font-size="9" fill="#6c757d">no data</text></svg>')
-        return "".join(parts)
     low, high = min(known), max(known)
-    if target is not None:
-        low, high = min(low, target), max(high, target)
-    if kind == "bar":
+    if chart.target is not None:
+        low, high = min(low, chart.target), max(high, chart.target)
+    if chart.kind == "bar":
         low = 0.0
     span = (high - low) or 1.0
+    step = width / max(len(values), 1)
+    bottom = top + height
 
     def y(v: float) -> float:
-        return SPARK_H - 2 - (SPARK_H - 4) * (v - low) / span
+        return bottom - height * (v - low) / span
 
-    if target is not None:
-        parts.append(
-            f'<line x1="0" y1="{y(target):.1f}" x2="{SPARK_W}" y2="{y(target):.1f}" stroke="{BAD}" '
-            'stroke-width=".8" stroke-dasharray="2,2"/>'
-        )
-    if kind == "bar":
+    target = ""
+    if chart.target is not None:
+        target = f"M{left:.1f},{y(chart.target):.1f}h{width:.1f}"
+    lines, fills = [], []
+    if chart.kind == "bar":
+        bar = max(step - 2, 1)
         for i, v in enumerate(values):
             if v is None or v <= 0:
                 continue
-            top = y(v)
-            parts.append(
-                f'<rect x="{i * step + 1:.1f}" y="{top:.1f}" width="{max(step - 2, 1):.1f}" '
-                f'height="{SPARK_H - 2 - top:.1f}" fill="{LINE}"/>'
-            )
+            y_top = y(v)
+            fills.append(f"M{left + i * step + 1:.1f},{y_top:.1f}h{bar:.1f}V{bottom:.1f}h{-bar:.1f}z")
     else:
         segment: list[str] = []
         for i, v in enumerate([*values, None]):
-            if v is None:
-                if len(segment) > 1:
-                    points = " ".join(segment)
-                    parts.append(f'<polyline fill="none" stroke="{LINE}" stroke-width="1.3" points="{points}"/>')
-                elif segment:
-                    cx, cy = segment[0].split(",")
-                    parts.append(f'<circle cx="{cx}" cy="{cy}" r="1.5" fill="{LINE}"/>')
-                segment = []
+            if v is not None:
+                segment.append(f"{left + i * step + step / 2:.1f},{y(v):.1f}")
                 continue
-            segment.append(f"{i * step + step / 2:.1f},{y(v):.1f}")
-    parts.append("</svg>")
+            if len(segment) > 1:
+                lines.append("M" + "L".join(segment))
+            elif segment:  # a month alone between gaps: a dot
+                cx, cy = (float(c) for c in segment[0].split(","))
+                fills.append(f"M{cx - 1.5:.1f},{cy:.1f}a1.5,1.5 0 1,0 3,0a1.5,1.5 0 1,0 -3,0z")
+            segment = []
+    return target, "".join(lines), "".join(fills)
+
+
+def _paths(marks: list[tuple[str, str, str]]) -> str:
+    target, lines, fills = ("".join(m[k] for m in marks) for k in range(3))
+    parts = []
+    if target:
+        parts.append(f'<path d="{target}" fill="none" stroke="{BAD}" stroke-width=".8" stroke-dasharray="2,2"/>')
+    if lines:
+        parts.append(f'<path d="{lines}" fill="none" stroke="{LINE}" stroke-width="1.3" stroke-linejoin="round"/>')
+    if fills:
+        parts.append(f'<path d="{fills}" fill="{LINE}"/>')
     return "".join(parts)
+
+
+def sparkline_svg(values: list[float | None], *, label: str, kind: str = "line", target: float | None = None) -> str:
+    """A small chart of up to 12 monthly values; missing months leave a gap, never a zero."""
+    chart = Chart(values, label, kind, target)
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 {SPARK_W} {SPARK_H}" '
+        f'width="{SPARK_W}" height="{SPARK_H}" role="img" aria-label="{escape(label)}">'
+        f"<title>{escape(label)}</title>"
+    )
+    if not chart.has_data:
+        return head + f'<text x="2" y="{SPARK_H - 9}" font-size="9" fill="#6c757d">no data</text></svg>'
+    return head + _paths([_marks(chart, left=0, width=SPARK_W, top=2, height=SPARK_H - 4)]) + "</svg>"
+
+
+# The PDF draws a row's four charts as one strip: each chart gets a slot as wide as its table
+# column and the strip spans those columns, so the charts line up under their headings on any
+# paper size. A chart without any data is a "no data" cell of the table instead (text the
+# reader can select, and no SVG text, which WeasyPrint lays out letter by letter).
+SLOT_W = 132  # one column, in the strip's user units
+SLOT_PAD = 4.5  # about the 3 pt padding of the table's other cells (a column is ~32 mm on A4)
+STRIP_H = 28  # ~6.8 mm on A4
+
+
+@dataclass(frozen=True)
+class StripCell:
+    span: int  # table columns covered
+    svg: str | None  # None: "no data"
+
+
+def strip_cells(charts: list[Chart]) -> list[StripCell]:
+    """The table cells for a row's charts: each run of charts with data is one SVG."""
+    cells: list[StripCell] = []
+    run: list[Chart] = []
+
+    def flush():
+        if not run:
+            return
+        width = SLOT_W * len(run)
+        marks = [
+            _marks(chart, left=i * SLOT_W + SLOT_PAD, width=SLOT_W - 2 * SLOT_PAD, top=2, height=STRIP_H - 4)
+            for i, chart in enumerate(run)
+        ]
+        label = escape("; ".join(chart.label for chart in run))
+        cells.append(
+            StripCell(
+                len(run),
+                f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" viewBox="0 0 {width} {STRIP_H}" '
+                f'width="{width}" height="{STRIP_H}" aria-label="{label}">{_paths(marks)}</svg>',
+            )
+        )
+        run.clear()
+
+    for chart in charts:
+        if chart.has_data:
+            run.append(chart)
+        else:
+            flush()
+            cells.append(StripCell(1, None))
+    flush()
+    return cells
 
 
 @dataclass
 class TrendRow:
     service: object
     points: list[TrendPoint]
-    uptime_svg: str
-    downtime_svg: str
-    incidents_svg: str
-    mttr_svg: str
+
+    @cached_property
+    def charts(self) -> list[Chart]:
+        """Uptime (with the SLO), downtime, incidents and MTTR, in the order of the table's columns."""
+        points, name = self.points, self.service.name
+        first, last = points[0].month.label, points[-1].month.label
+        return [
+            Chart(
+                [p.uptime_percent for p in points], f"{name}: uptime {first} – {last}", target=self.service.slo_target
+            ),  # fmt: skip
+            Chart(
+                [None if p.downtime_seconds is None else p.downtime_seconds / 60 for p in points],
+                f"{name}: downtime (minutes) {first} – {last}",
+                kind="bar",
+            ),  # fmt: skip
+            Chart([p.incidents for p in points], f"{name}: incidents {first} – {last}", kind="bar"),
+            Chart(
+                [None if p.mttr_seconds is None else p.mttr_seconds / 60 for p in points],
+                f"{name}: MTTR (minutes) {first} – {last}",
+            ),  # fmt: skip
+        ]
+
+    def _svg(self, index: int) -> str:
+        chart = self.charts[index]
+        return sparkline_svg(chart.values, label=chart.label, kind=chart.kind, target=chart.target)
+
+    @cached_property
+    def uptime_svg(self) -> str:
+        return self._svg(0)
+
+    @cached_property
+    def downtime_svg(self) -> str:
+        return self._svg(1)
+
+    @cached_property
+    def incidents_svg(self) -> str:
+        return self._svg(2)
+
+    @cached_property
+    def mttr_svg(self) -> str:
+        return self._svg(3)
+
+    @cached_property
+    def strip(self) -> list[StripCell]:
+        """The PDF's cells for the four charts (see ``strip_cells``)."""
+        return strip_cells(self.charts)
 
     @property
     def direction(self) -> str:
@@ -206,33 +329,9 @@ class TrendRow:
 
 
 def trend_rows(report) -> list[TrendRow]:
-    rows = []
-    for service in report.services:
-        points = report.trends.get(service.id) or []
-        if not points:
-            continue
-        first, last = points[0].month.label, points[-1].month.label
-        rows.append(
-            TrendRow(
-                service=service,
-                points=points,
-                uptime_svg=sparkline_svg(
-                    [p.uptime_percent for p in points],
-                    label=f"{service.name}: uptime {first} – {last}",
-                    target=service.slo_target,
-                ),
-                downtime_svg=sparkline_svg(
-                    [None if p.downtime_seconds is None else p.downtime_seconds / 60 for p in points],
-                    label=f"{service.name}: downtime (minutes) {first} – {last}",
-                    kind="bar",
-                ),
-                incidents_svg=sparkline_svg(
-                    [p.incidents for p in points], label=f"{service.name}: incidents {first} – {last}", kind="bar"
-                ),
-                mttr_svg=sparkline_svg(
-                    [None if p.mttr_seconds is None else p.mttr_seconds / 60 for p in points],
-                    label=f"{service.name}: MTTR (minutes) {first} – {last}",
-                ),
-            )
-        )
-    return rows
+    """A row per service with a trend; its charts are drawn when a template asks for them."""
+    return [
+        TrendRow(service=service, points=points)
+        for service in report.services
+        if (points := report.trends.get(service.id))
+    ]
