@@ -171,7 +171,9 @@ def run(args) -> str:
             [sys.executable, "manage.py", "shell", "-c", CHANGE], cwd=settings.BASE_DIR, env=env, check=True,
             stdout=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip
-        time.sleep(1.2)  # each web process re-reads the version at most once a second
+        # Each web process re-reads the version at most once a second, and while changes keep
+        # coming the page is rendered at most every STATUS_PAGE_RENDER_INTERVAL_SECONDS.
+        time.sleep(max(1.2, settings.STATUS_PAGE_RENDER_INTERVAL_SECONDS + 0.2))
         after = requests.get(f"{base}/status/", headers={"If-None-Match": before.headers.get("ETag", "")}, timeout=10)
         changed = after.status_code == 200 and "[bench-st] checkout down" in after.text
         subprocess.run(

@@ -420,6 +420,9 @@ STATUS_PAGE_REFRESH_SECONDS = env_int("STATUS_PAGE_REFRESH_SECONDS", 60)
 # Seconds a rendered /status/ is reused (any change to incidents, services or maintenance
 # invalidates it at once); `/` and `/batches/` poll for fresh data this often.
 STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30)
+# While changes keep coming (an outage with updates every few seconds), /status/ is
+# rendered at most once this often and the latest copy is served in between (0 = every change).
+STATUS_PAGE_RENDER_INTERVAL_SECONDS = env_int("STATUS_PAGE_RENDER_INTERVAL_SECONDS", 2)
 LIVE_REFRESH_SECONDS = env_int("LIVE_REFRESH_SECONDS", 30)
 # (end dashboard)
 

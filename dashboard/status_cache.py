@@ -65,9 +65,10 @@ def _new_version() -> None:
 
 def reset() -> None:
     """Forget the shared page everywhere (tests start each case from a clean slate)."""
-    cache.delete(VERSION_KEY)
+    cache.delete_many([VERSION_KEY, *(_latest_key(code) for code, _ in settings.LANGUAGES)])
     _memo.clear()
     _pages.clear()
+    _latest.clear()
 
 
 def page_key(language: str) -> str:
@@ -137,10 +138,30 @@ def get(language: str) -> tuple[str, bytes, bytes] | None:
         return local[1]
     stored = cache.get(key)
     if stored is None:
-        return None
+        return _recent(language)
     created, entry = stored
     _remember(key, created, entry)
     return entry
+
+
+# The latest copy per language (any version), with its wall-clock creation time.
+_latest: dict[str, tuple[float, tuple[str, bytes, bytes]]] = {}
+
+
+def _recent(language: str) -> tuple[str, bytes, bytes] | None:
+    """The latest copy if it is younger than ``STATUS_PAGE_RENDER_INTERVAL_SECONDS``: under a
+    stream of changes the page is rendered at most that often, whatever the number of
+    changes (each would otherwise cost a render), and a change shows at most that late."""
+    interval = settings.STATUS_PAGE_RENDER_INTERVAL_SECONDS
+    if interval <= 0:
+        return None
+    latest = _latest.get(language)
+    if latest is None or time.time() - latest[0] >= interval:
+        latest = cache.get(_latest_key(language))
+        if latest is None:
+            return None
+        _latest[language] = latest
+    return latest[1] if time.time() - latest[0] < interval else None
 
 
 def put(language: str, body: bytes) -> tuple[str, bytes, bytes]:
@@ -148,7 +169,8 @@ def put(language: str, body: bytes) -> tuple[str, bytes, bytes]:
     key = page_key(language)
     # Wall-clock creation time travels with the entry, so every process's copy expires with it.
     cache.set(key, (time.time(), entry), timeout=settings.STATUS_PAGE_CACHE_SECONDS)
-    cache.set(_latest_key(language), entry, timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    cache.set(_latest_key(language), (time.time(), entry), timeout=settings.STATUS_PAGE_CACHE_SECONDS)
+    _latest[language] = (time.time(), entry)
     _remember(key, time.time(), entry)
     return entry
 
@@ -171,7 +193,7 @@ def render_once(language: str, render) -> tuple[str, bytes, bytes] | None:
     if not cache.add(lock, 1, timeout=RENDER_LOCK_SECONDS):
         previous = cache.get(_latest_key(language))
         if previous is not None:
-            return previous
+            return previous[1]
     try:
         body = render()
         return put(language, body) if body is not None else None

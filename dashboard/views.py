@@ -12,7 +12,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 from django.views import View
 
-from config.formatting import format_when
+from config.formatting import when_formatter
 from config.views import filter_status
 from dashboard.templatetags.people import person
 from incidents import postmortems
@@ -31,10 +31,6 @@ def _ms(value) -> int | None:
     return int(value.timestamp() * 1000) if value else None
 
 
-def _label(value) -> str:
-    return format_when(value, zone=True)
-
-
 def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] | None = None) -> dict:
     """What the page's chart script needs, embedded with json_script (no second request).
 
@@ -46,6 +42,7 @@ def chart_payload(result: selectors.Timeline, *, now, services: dict[str, str] |
     names.update(result.service_names)
     incidents, maintenances = selectors.timeline_rows(result)
     status_labels = {value: str(label) for value, label in Status.choices}
+    _label = when_formatter("datetime", zone=True)  # language and zone looked up once, not per time
     return {
         "start": _ms(result.start),
         "end": _ms(result.end),

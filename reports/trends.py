@@ -211,7 +211,7 @@ def sparkline_svg(values: list[float | None], *, label: str, kind: str = "line",
         f"<title>{escape(label)}</title>"
     )
     if not chart.has_data:
-        return head + f'<text x="2" y="{SPARK_H - 9}" font-size="9" fill="#6c757d">no data</text></svg>'
+        return head + f'<text x="2" y="{SPARK_H - 9}" font-size="9" fill="#6c757d">{escape(_("no data"))}</text></svg>'
     return head + _paths([_marks(chart, left=0, width=SPARK_W, top=2, height=SPARK_H - 4)]) + "</svg>"
 
 
@@ -313,6 +313,16 @@ class TrendRow:
     def strip(self) -> list[StripCell]:
         """The PDF's cells for the four charts (see ``strip_cells``)."""
         return strip_cells(self.charts)
+
+    @property
+    def direction_label(self) -> str:
+        """``direction`` in the reader's language."""
+        return {
+            "improving": _("improving"),
+            "worsening": _("worsening"),
+            "steady": _("steady"),
+            "unknown": _("unknown"),
+        }[self.direction]
 
     @property
     def direction(self) -> str:

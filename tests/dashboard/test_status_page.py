@@ -150,3 +150,22 @@ def test_a_page_rendered_before_a_change_commits_never_stands_for_it(django_capt
         # A visitor's page rendered now reads the rows as they were before this change.
         seen_before_commit = status_cache.version()
     assert status_cache.version() != seen_before_commit
+
+
+def test_under_a_stream_of_changes_the_page_is_rendered_at_most_once_per_interval(
+    client, make_incident, now, settings, time_machine
+):
+    settings.STATUS_PAGE_CACHE_SECONDS = 60
+    settings.STATUS_PAGE_RENDER_INTERVAL_SECONDS = 2
+    time_machine.move_to(now, tick=False)
+    first = client.get("/status/")
+    make_incident(started_at=now - timedelta(hours=1), severity=1, on=("payments",), title="Card payments failing")
+    # A second later the change is not rendered yet: every visitor gets the copy of a second ago.
+    time_machine.move_to(now + timedelta(seconds=1), tick=False)
+    soon = client.get("/status/")
+    assert soon["ETag"] == first["ETag"]
+    assert "Card payments failing" not in soon.content.decode()
+    # Once the interval has passed, the next visitor gets the page with the change.
+    time_machine.move_to(now + timedelta(seconds=2.5), tick=False)
+    later = client.get("/status/")
+    assert "Card payments failing" in later.content.decode()

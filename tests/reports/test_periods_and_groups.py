@@ -164,3 +164,24 @@ def test_report_csv_cells_that_look_like_formulas_are_neutralised(client, leader
     rows = list(csv.reader(io.StringIO(client.get("/reports/2025-03.csv").content.decode())))
     titles = [line[3] for line in rows if line and line[0] == "incident"]
     assert titles == ['\'=HYPERLINK("http://x","y")']
+
+
+def test_the_trend_direction_is_written_in_the_readers_language():
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from reports.trends import TrendRow
+
+    def row(*downtimes):
+        return TrendRow(service=None, points=[SimpleNamespace(downtime_seconds=d) for d in downtimes])
+
+    better, worse, same, young = row(600, 600, 600, 0, 0, 0), row(0, 0, 0, 600, 600, 600), row(*[0] * 6), row(0)
+    assert [r.direction for r in (better, worse, same, young)] == ["improving", "worsening", "steady", "unknown"]
+    with translation.override("fr"):
+        assert [r.direction_label for r in (better, worse, same, young)] == [
+            "en amélioration",
+            "en dégradation",
+            "stable",
+            "inconnue",
+        ]
