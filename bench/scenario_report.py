@@ -90,8 +90,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from reports import selectors
-from reports.pdf import render_pdf
+from reports.pdf import render_pdf, warm_up
 from reports.uptime import parse_period
+warm_up()  # as each Celery worker process does when it starts (config/celery.py)
 t0 = time.perf_counter()
 report = selectors.monthly_report(month=parse_period(sys.argv[1]), with_trends=True)
 data = render_pdf(report, version=1)

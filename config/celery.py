@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,3 +26,17 @@ def _refuse_without_secret_key(**kwargs):
     except ImproperlyConfigured as exc:
         # Celery logs and swallows exceptions raised by signal handlers; leave for real.
         raise SystemExit(f"Beacon: {exc}") from None
+
+
+@worker_process_init.connect
+def _warm_up_pdf_rendering(**kwargs):
+    """Each worker process loads WeasyPrint and the fonts once, before its first report,
+    so the reader who asked for a PDF does not wait for that too."""
+    import logging
+
+    from reports.pdf import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001 - never keep a worker from starting; the first PDF will say why
+        logging.getLogger(__name__).exception("Could not load the PDF renderer ahead of time")

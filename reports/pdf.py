@@ -64,6 +64,12 @@ def _document_class():
     return ReportHTML
 
 
+def warm_up() -> None:
+    """Load WeasyPrint, its stylesheet and the system's fonts now rather than in the first
+    report a process renders (~1.5 s): Celery workers call it when they start."""
+    _document_class()(string="<p>Beacon</p>").write_pdf()
+
+
 def render_pdf(report: Report, *, version: int | None = None) -> bytes:
     """Render the print template to PDF bytes (fonts from the system, no network access)."""
     html = render_html(report, version=version)

@@ -130,3 +130,12 @@ def test_the_report_takes_the_same_number_of_queries_for_many_incidents(
     with django_assert_max_num_queries(len(few.captured_queries)):
         report = selectors.monthly_report(month=MARCH)
     assert row(report, "web").incident_count == 23
+
+
+def test_a_worker_process_loads_the_pdf_renderer_when_it_starts_not_in_the_first_report():
+    from config.celery import _warm_up_pdf_rendering
+    from reports import pdf
+
+    pdf._document_class.cache_clear()
+    _warm_up_pdf_rendering()
+    assert pdf._document_class.cache_info().currsize == 1
