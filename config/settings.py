@@ -423,6 +423,9 @@ STATUS_PAGE_CACHE_SECONDS = env_int("STATUS_PAGE_CACHE_SECONDS", 30)
 # While changes keep coming (an outage with updates every few seconds), /status/ is
 # rendered at most once this often and the latest copy is served in between (0 = every change).
 STATUS_PAGE_RENDER_INTERVAL_SECONDS = env_int("STATUS_PAGE_RENDER_INTERVAL_SECONDS", 2)
+# A web process reuses a timeline (dashboard chart, timeline API) it computed this recently
+# for the same filters: the chart may be that many seconds old (0 = always afresh).
+TIMELINE_REUSE_SECONDS = env_int("TIMELINE_REUSE_SECONDS", 2)
 LIVE_REFRESH_SECONDS = env_int("LIVE_REFRESH_SECONDS", 30)
 # (end dashboard)
 

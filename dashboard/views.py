@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+from django.utils.html import json_script
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
@@ -138,10 +139,16 @@ class HomeView(View):
         # An invalid range shows its error and the default view rather than a blank page.
         effective = form if form.is_bound and form.is_valid() else TimelineForm()
         filters = effective.filters(now)
-        result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)
         statuses = incident_selectors.services_with_status()
         # One timeline row per service the filter covers, with or without incidents.
         rows = {s.slug: s.name for s, _ in statuses if not filters.service or s.slug == filters.service}
+
+        def chart():
+            result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)
+            return result, json_script(chart_payload(result, now=now, services=rows), "timeline-data")
+
+        key = ("page", _query(request.GET), translation.get_language(), timezone.get_current_timezone_name(), *rows)
+        result, chart_json = selectors.reuse_recent(key, chart)
         page = Paginator(incident_selectors.incident_list(filters=filters), LIST_PAGE_SIZE).get_page(
             request.GET.get("page")
         )
@@ -168,7 +175,7 @@ class HomeView(View):
                 "range_start": filters.start,
                 "range_end": filters.end,
                 "timeline": result,
-                "chart": chart_payload(result, now=now, services=rows),
+                "chart_json": chart_json,
                 # One row per service with a bar in range; room for the time axis below.
                 # One row per service (the script adds lanes for overlaps); room for the axis.
                 "chart_height": 70 + 30 * max(1, len(rows) + len(result.service_names.keys() - rows.keys())),

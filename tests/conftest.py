@@ -66,6 +66,7 @@ def _pinned_settings(settings):
     # A page cached by one test must not be served to the next (tests of the cache set it).
     settings.STATUS_PAGE_CACHE_SECONDS = 0
     settings.STATUS_PAGE_RENDER_INTERVAL_SECONDS = 0
+    settings.TIMELINE_REUSE_SECONDS = 0
 
 
 def _user(username, *groups, **extra):

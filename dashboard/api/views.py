@@ -103,12 +103,17 @@ class TimelineView(APIView):
     )
     def get(self, request):
         filters = parse_filters(request)
+        root = request.build_absolute_uri("/").rstrip("/")
+        key = ("api", tuple(sorted(request.query_params.lists())), root, timezone.get_current_timezone_name())
+        return Response(selectors.reuse_recent(key, lambda: self._body(filters, root)))
+
+    @staticmethod
+    def _body(filters, root: str) -> dict:
         end = filters.end or timezone.now()
         start = filters.start or (end - DEFAULT_SPAN)
         filters = replace(filters, start=start, end=end)
         result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)  # checks the range
         incidents, maintenance = selectors.timeline_rows(result)
-        root = request.build_absolute_uri("/").rstrip("/")
         fmt = _iso_formatter()
         results = [
             {
@@ -140,13 +145,11 @@ class TimelineView(APIView):
             }
             for row in maintenance
         ]
-        return Response(
-            {
-                "start": iso(start),
-                "end": iso(end),
-                "count": len(results),
-                "truncated": result.truncated,
-                "results": results,
-                "maintenances": maintenances,
-            }
-        )
+        return {
+            "start": iso(start),
+            "end": iso(end),
+            "count": len(results),
+            "truncated": result.truncated,
+            "results": results,
+            "maintenances": maintenances,
+        }
