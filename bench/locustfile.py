@@ -91,3 +91,14 @@ class Responder(FastHttpUser):
             headers=self.api,
             name="POST /api/v1/incidents/{ticket}/close/",
         )
+
+
+class Floor(FastHttpUser):
+    """The reference run: the same users and pauses, each request ``/healthz`` (one database
+    and one Redis ping, no page). What the stack, locust included, costs on its own."""
+
+    wait_time = between(0.5, 1.5)
+
+    @task
+    def healthz(self):
+        self.client.get("/healthz", name="GET /healthz (reference)")

@@ -1,11 +1,13 @@
 """Load: 50 concurrent users for 5 minutes against gunicorn + PostgreSQL + Redis + a worker.
 
-The whole production stack on this machine: ``gunicorn config.wsgi`` (3 workers x 4 threads),
-one ``celery worker`` consuming the Redis queue and mailing a local SMTP server, PostgreSQL.
-Locust (headless, ``bench/locustfile.py``) runs the mix: dashboard, incident list, timeline
-API, status page, incident create, update and close. Goal (issue 16): 0 errors, p95 under
-500 ms per endpoint; requests/s reported. ``BENCH_LOAD_SECONDS`` (default 300; ``--quick``
-60) and ``BENCH_LOAD_USERS`` (default 50) shorten or shrink the run.
+The whole production stack on this machine: ``gunicorn config.wsgi`` (``BENCH_GUNICORN_ARGS``,
+default 4 sync workers), one ``celery worker`` consuming the Redis queue and mailing a local
+SMTP server, PostgreSQL. Locust (headless, ``bench/locustfile.py``) runs the mix: dashboard,
+incident list, timeline API, status page, incident create, update and close. Goal (issue 16):
+0 errors, p95 under 500 ms per endpoint; requests/s reported. The reference, measured right
+after on the same stack: the same users asking only ``/healthz`` for
+``BENCH_LOAD_REFERENCE_SECONDS`` (60). ``BENCH_LOAD_SECONDS`` (default 300; ``--quick`` 60)
+and ``BENCH_LOAD_USERS`` (default 50) shorten or shrink the run.
 """
 
 import csv
@@ -127,6 +129,7 @@ def run(args) -> str:
 
     seconds = int(os.environ.get("BENCH_LOAD_SECONDS", "60" if args.quick else "300"))
     users = int(os.environ.get("BENCH_LOAD_USERS", "50"))
+    reference_seconds = int(os.environ.get("BENCH_LOAD_REFERENCE_SECONDS", "60"))
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
     tokens, sessions, slugs = _seed(incidents=300 if args.quick else 2000)
 
@@ -168,13 +171,19 @@ def run(args) -> str:
         )  # fmt: skip
         procs.append(worker)
         _wait_http(f"http://127.0.0.1:{web_port}/healthz", web)
-        prefix = out / "locust"
-        subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-             "-u", str(users), "-r", str(max(1, users // 10)), "-t", f"{seconds}s", "--stop-timeout", "10",
-             "--host", f"http://127.0.0.1:{web_port}", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, check=False, timeout=seconds + 120,
-        )  # fmt: skip
+
+        def locust(user_class: str, prefix: Path, duration: int) -> None:
+            subprocess.run(
+                [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+                 "-u", str(users), "-r", str(max(1, users // 10)), "-t", f"{duration}s", "--stop-timeout", "10",
+                 "--host", f"http://127.0.0.1:{web_port}", "--csv", str(prefix), "--only-summary",
+                 "--loglevel", "WARNING", user_class],
+                cwd=ROOT, env=env, check=False, timeout=duration + 120,
+            )  # fmt: skip
+
+        prefix, floor = out / "locust", out / "reference"
+        locust("Responder", prefix, seconds)
+        locust("Floor", floor, reference_seconds)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -186,14 +195,17 @@ def run(args) -> str:
         smtp.stop()
         web_log.close()
         worker_log.close()
-    return _report(Path(f"{prefix}_stats.csv"), seconds=seconds, users=users)
+    return _report(Path(f"{prefix}_stats.csv"), Path(f"{floor}_stats.csv"), seconds=seconds, users=users)
 
 
-def _report(stats: Path, *, seconds: int, users: int) -> str:
+def _report(stats: Path, reference: Path, *, seconds: int, users: int) -> str:
     with stats.open() as handle:
         rows = list(csv.DictReader(handle))
+    with reference.open() as handle:
+        rows += [row for row in csv.DictReader(handle) if row["Name"] != "Aggregated"]
     lines = [
-        f"{users} users, {seconds} s, {os.cpu_count()} cores; gunicorn {GUNICORN_ARGS}.",
+        f"{users} users, {seconds} s, {os.cpu_count()} cores; gunicorn {GUNICORN_ARGS}. The last row is the "
+        "reference run right after, on the same stack: the same users asking only `/healthz`.",
         "",
         "| endpoint | requests | failures | p50 ms | p95 ms | max ms | req/s | p95 < 500 ms |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -202,7 +214,7 @@ def _report(stats: Path, *, seconds: int, users: int) -> str:
         name = "**all**" if row["Name"] == "Aggregated" else f"{row['Type']} {row['Name']}".replace("GET GET", "GET")
         name = name.replace("POST POST", "POST")
         p95 = float(row["95%"])
-        met = "met" if p95 < P95_GOAL_MS else "**missed**"
+        met = "—" if "reference" in name else "met" if p95 < P95_GOAL_MS else "**missed**"
         lines.append(
             f"| {name} | {row['Request Count']} | {row['Failure Count']} | {row['50%']} | {row['95%']} | "
             f"{float(row['Max Response Time']):.0f} | {float(row['Requests/s']):.1f} | {met} |"

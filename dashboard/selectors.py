@@ -6,7 +6,6 @@ rows are plain values, not model instances, so a 90-day range over years of hist
 costs little more than the SQL that fetches it.
 """
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -154,29 +153,6 @@ def timeline_rows(result: "Timeline") -> tuple[list[TimelineRow], list[TimelineM
         for row in result.maintenance.rows
     ]
     return incidents, maintenances
-
-
-# Timelines computed recently in this process: (key) -> (time computed, value).
-_recent: dict[tuple, tuple[float, object]] = {}
-
-
-def reuse_recent(key: tuple, compute):
-    """``compute()``, or its value for the same ``key`` if this process computed it less than
-    ``TIMELINE_REUSE_SECONDS`` ago. During an outage every help-desk screen asks for the same
-    default week several times a second while incidents keep changing; the chart is then at
-    most that old (0: always computed afresh)."""
-    interval = settings.TIMELINE_REUSE_SECONDS
-    if interval <= 0:
-        return compute()
-    now = time.time()
-    hit = _recent.get(key)
-    if hit is not None and 0 <= now - hit[0] < interval:
-        return hit[1]
-    value = compute()
-    if len(_recent) >= 64:  # other filters and languages: start afresh
-        _recent.clear()
-    _recent[key] = (now, value)
-    return value
 
 
 def timeline(*, filters: IncidentFilters, limit: int) -> Timeline:

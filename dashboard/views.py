@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
@@ -13,6 +14,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 from django.views import View
 
+from config import snapshots
 from config.formatting import when_formatter
 from config.views import filter_status
 from dashboard.templatetags.people import person
@@ -133,42 +135,42 @@ def _query(params, **changes) -> str:
 
 
 class HomeView(View):
+    """The dashboard. Its content is the same for everyone who may read it, so one rendering
+    per query, language and time zone serves every reader for ``TIMELINE_REUSE_SECONDS``
+    (``config.snapshots``): during an outage every help-desk screen shows it and refreshes it."""
+
     def get(self, request):
-        now = timezone.now()
         form = TimelineForm(request.GET or None)
+        key = "|".join(
+            ("dashboard", request.GET.urlencode(), translation.get_language(), timezone.get_current_timezone_name())
+        )
+        content = snapshots.recent(key, lambda: self.content(request.GET, form))
+        return render(request, "dashboard/home.html", {"content": content}, status=filter_status(form))
+
+    @staticmethod
+    def content(params, form: TimelineForm) -> str:
+        now = timezone.now()
         # An invalid range shows its error and the default view rather than a blank page.
         effective = form if form.is_bound and form.is_valid() else TimelineForm()
         filters = effective.filters(now)
         statuses = incident_selectors.services_with_status()
         # One timeline row per service the filter covers, with or without incidents.
         rows = {s.slug: s.name for s, _ in statuses if not filters.service or s.slug == filters.service}
-
-        def chart():
-            result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)
-            return result, json_script(chart_payload(result, now=now, services=rows), "timeline-data")
-
-        key = ("page", _query(request.GET), translation.get_language(), timezone.get_current_timezone_name(), *rows)
-        result, chart_json = selectors.reuse_recent(key, chart)
-        page = Paginator(incident_selectors.incident_list(filters=filters), LIST_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        result = selectors.timeline(filters=filters, limit=settings.TIMELINE_MAX_ROWS)
+        chart_json = json_script(chart_payload(result, now=now, services=rows), "timeline-data")
+        page = Paginator(incident_selectors.incident_list(filters=filters), LIST_PAGE_SIZE).get_page(params.get("page"))
         due = postmortems.postmortems_due(now=now)
         overdue = postmortems.action_items_overdue(today=timezone.localdate(now))
         due_rows = list(due[: FLAG_LIMIT + 1])
         overdue_rows = list(overdue[: FLAG_LIMIT + 1])
-        presets = [
-            (key, label, _query(request.GET, range=key, start=None, end=None)) for key, (label, _) in PRESETS.items()
-        ]
-        return render(
-            request,
-            "dashboard/home.html",
+        presets = [(key, label, _query(params, range=key, start=None, end=None)) for key, (label, _) in PRESETS.items()]
+        return render_to_string(
+            "dashboard/_home.html",
             {
                 "now": now,
                 "open_incidents": ongoing_rows(selectors.ongoing_incidents(), now=now),
                 "maintenance": maintenance_selectors.planned(now=now),
-                "services": [
-                    (service, state, _query(request.GET, service=service.slug)) for service, state in statuses
-                ],
+                "services": [(service, state, _query(params, service=service.slug)) for service, state in statuses],
                 "form": form,
                 "preset": effective.preset,
                 "presets": presets,
@@ -176,13 +178,12 @@ class HomeView(View):
                 "range_end": filters.end,
                 "timeline": result,
                 "chart_json": chart_json,
-                # One row per service with a bar in range; room for the time axis below.
                 # One row per service (the script adds lanes for overlaps); room for the axis.
                 "chart_height": 70 + 30 * max(1, len(rows) + len(result.service_names.keys() - rows.keys())),
                 "more_postmortems_url": f"{reverse('incidents:list')}?flag=postmortem-due",
                 "more_action_items_url": f"{reverse('incidents:list')}?flag=action-items-overdue",
                 "page": page,
-                "page_query": _query(request.GET),
+                "page_query": _query(params),
                 "postmortems_due": due_rows[:FLAG_LIMIT],
                 "postmortems_due_more": due.count() - FLAG_LIMIT if len(due_rows) > FLAG_LIMIT else 0,
                 "postmortem_due_days": settings.POSTMORTEM_DUE_DAYS,
@@ -190,7 +191,6 @@ class HomeView(View):
                 "action_items_overdue": overdue_rows[:FLAG_LIMIT],
                 "action_items_overdue_more": overdue.count() - FLAG_LIMIT if len(overdue_rows) > FLAG_LIMIT else 0,
             },
-            status=filter_status(form),
         )
 
 

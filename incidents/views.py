@@ -5,10 +5,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views import View
 
+from config import snapshots
 from config.views import filter_status
 
 from . import forms, history, postmortems, selectors, services
@@ -55,6 +57,16 @@ class IncidentListView(View):
                 return redirect(match)
             messages.error(request, _("No incident has the ticket number %(ticket)s.") % {"ticket": ticket})
         form = forms.IncidentFilterForm(request.GET or None)
+        # The same list for every reader: one rendering per query, language and time zone
+        # serves them all for TIMELINE_REUSE_SECONDS (``config.snapshots``).
+        key = "|".join(
+            ("incident-list", request.GET.urlencode(), translation.get_language(), timezone.get_current_timezone_name())
+        )
+        content = snapshots.recent(key, lambda: self.content(request.GET, form))
+        return render(request, "incidents/incident_list.html", {"content": content}, status=filter_status(form))
+
+    @staticmethod
+    def content(params, form) -> str:
         filters = selectors.IncidentFilters()
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
@@ -68,7 +80,7 @@ class IncidentListView(View):
             )
         incidents = selectors.incident_list(filters=filters)
         # The dashboard's "and N more" links: the whole list behind one of its flags.
-        flag = request.GET.get("flag", "")
+        flag = params.get("flag", "")
         if flag == FLAG_POSTMORTEM_DUE:
             incidents = postmortems.postmortems_due().prefetch_related("services")
         elif flag == FLAG_ACTION_ITEMS_OVERDUE:
@@ -76,14 +88,11 @@ class IncidentListView(View):
             incidents = incidents.filter(pk__in=overdue)
         else:
             flag = ""
-        page = Paginator(incidents, 25).get_page(request.GET.get("page"))
-        query = request.GET.copy()
+        page = Paginator(incidents, 25).get_page(params.get("page"))
+        query = params.copy()
         query.pop("page", None)
-        return render(
-            request,
-            "incidents/incident_list.html",
-            {"form": form, "page": page, "query": query.urlencode(), "flag": flag},
-            status=filter_status(form),
+        return render_to_string(
+            "incidents/_list.html", {"form": form, "page": page, "query": query.urlencode(), "flag": flag}
         )
 
 

@@ -40,11 +40,14 @@ IN_CI = ci_from_env(os.environ.get("CI"))
 @pytest.fixture(autouse=True)
 def _fresh_status_page_cache():
     """The cached /status/ page outlives a test's database; never let it leak into the next."""
+    from config import snapshots
     from dashboard import status_cache
 
     status_cache.reset()
+    snapshots.forget()
     yield
     status_cache.reset()
+    snapshots.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -333,6 +333,35 @@ def test_the_incident_list_pages_by_25_with_a_bounded_number_of_queries(
     assert len(second.context["page"]) == 5
 
 
+def test_the_list_rendered_for_one_reader_is_shown_to_the_next_within_the_reuse_interval(
+    desk, open_incident, leader_user, settings, time_machine
+):
+    from django.test import Client
+
+    from config import snapshots
+
+    settings.TIMELINE_REUSE_SECONDS = 2
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+    first = open_incident(title="Checkout returns 502")
+    assert first.ticket in desk.get("/incidents/").content.decode()
+    second = open_incident(title="Search is slow")
+    # A second later a reader in another web process gets the same list (no second query of
+    # it), under a header of their own: a leader may not file incidents.
+    time_machine.move_to(start + timedelta(seconds=1), tick=False)
+    snapshots.forget(shared=False)
+    leader = Client()
+    leader.force_login(leader_user)
+    soon = leader.get("/incidents/").content.decode()
+    assert first.ticket in soon and second.ticket not in soon
+    assert "Report incident" not in soon
+    assert "Report incident" in desk.get("/incidents/").content.decode()
+    # Another query is its own list; past the interval the list is read again.
+    assert second.ticket in leader.get("/incidents/", {"q": "slow"}).content.decode()
+    time_machine.move_to(start + timedelta(seconds=2.5), tick=False)
+    assert second.ticket in leader.get("/incidents/").content.decode()
+
+
 def test_the_filter_bar_keeps_what_was_chosen_and_names_a_bad_field(desk, incident, services):
     from html.parser import HTMLParser
 
