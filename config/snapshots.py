@@ -25,8 +25,9 @@ from django.core.cache import cache
 
 # A computation that crashed or hung gives the key back after this long.
 LOCK_SECONDS = 10
-# How long the previous snapshot stays available to requests that arrive during a computation.
-KEEP_SECONDS = 30
+# How long past its interval a snapshot stays in the cache, for requests that arrive while
+# the next one is computed (at most a lock's time); then the cache drops it.
+KEEP_SECONDS = LOCK_SECONDS
 LOCAL_LIMIT = 64
 
 # This process's snapshots: key -> (wall-clock start of the computation, value).

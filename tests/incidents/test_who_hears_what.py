@@ -499,3 +499,27 @@ def test_a_task_lost_with_a_killed_worker_comes_back_in_minutes_not_an_hour(sett
     assert settings.NOTIFY_RETRY_BACKOFF_MAX < settings.CELERY_VISIBILITY_TIMEOUT <= 600
     if settings.REDIS_URL:  # the option Redis reads (its default is 3600 s)
         assert app.conf.broker_transport_options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+
+
+def test_the_banner_counts_recent_failures_and_waiting_retries_in_one_query_per_kind(
+    services, helpdesk_user, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.notifications import delivery_trouble
+
+    incident = svc.incident_open(title="Banner", severity=2, services=[services["web"]], by=helpdesk_user, notify=False)
+    update = incident.updates.get()
+    for email, status, attempts in [
+        ("failed@example.com", "failed", 10),
+        ("old@example.com", "failed", 10),
+        ("retrying@example.com", "pending", 2),
+        ("new@example.com", "pending", 0),
+        ("sent@example.com", "sent", 1),
+    ]:
+        Delivery.objects.create(update=update, email=email, status=status, attempts=attempts)
+    Delivery.objects.filter(email="old@example.com").update(created_at=timezone.now() - timedelta(days=2))
+    with django_assert_num_queries(3):  # email, maintenance email, chat
+        assert delivery_trouble() == {"failed": 1, "retrying": 1}
