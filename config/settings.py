@@ -367,6 +367,8 @@ else:
     # Embedded broker: plain files under var/, so `make run` needs no Redis and
     # scheduled tasks really run in the demo.
     CELERY_BROKER_URL = "filesystem://"
+    # kombu's filesystem transport, writing each message whole (config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
