@@ -68,6 +68,16 @@ def recent(key: str, compute, *, seconds: float | None = None):
         cache.delete(lock)
 
 
+def request_key(name: str, request, *more: str) -> str:
+    """The key of ``name``'s answer to ``request``: its query, the active language and time
+    zone (what a rendering depends on), and ``more``."""
+    from django.utils import timezone, translation
+
+    return "|".join(
+        (name, request.GET.urlencode(), translation.get_language(), timezone.get_current_timezone_name(), *more)
+    )
+
+
 def _keep(key: str, entry: tuple[float, object]) -> None:
     if len(_local) >= LOCAL_LIMIT:  # other filters and languages: start afresh
         _local.clear()

@@ -141,10 +141,7 @@ class HomeView(View):
 
     def get(self, request):
         form = TimelineForm(request.GET or None)
-        key = "|".join(
-            ("dashboard", request.GET.urlencode(), translation.get_language(), timezone.get_current_timezone_name())
-        )
-        content = snapshots.recent(key, lambda: self.content(request.GET, form))
+        content = snapshots.recent(snapshots.request_key("dashboard", request), lambda: self.content(request.GET, form))
         return render(request, "dashboard/home.html", {"content": content}, status=filter_status(form))
 
     @staticmethod

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -59,10 +59,9 @@ class IncidentListView(View):
         form = forms.IncidentFilterForm(request.GET or None)
         # The same list for every reader: one rendering per query, language and time zone
         # serves them all for TIMELINE_REUSE_SECONDS (``config.snapshots``).
-        key = "|".join(
-            ("incident-list", request.GET.urlencode(), translation.get_language(), timezone.get_current_timezone_name())
+        content = snapshots.recent(
+            snapshots.request_key("incident-list", request), lambda: self.content(request.GET, form)
         )
-        content = snapshots.recent(key, lambda: self.content(request.GET, form))
         return render(request, "incidents/incident_list.html", {"content": content}, status=filter_status(form))
 
     @staticmethod

@@ -38,8 +38,9 @@ IN_CI = ci_from_env(os.environ.get("CI"))
 
 
 @pytest.fixture(autouse=True)
-def _fresh_status_page_cache():
-    """The cached /status/ page outlives a test's database; never let it leak into the next."""
+def _fresh_shared_caches():
+    """The cached /status/ page and the shared snapshots (config.snapshots) outlive a test's
+    database; never let them leak into the next."""
     from config import snapshots
     from dashboard import status_cache
 

@@ -110,7 +110,7 @@ class TimelineView(APIView):
             return Response(self._body(filters, root))
         # The same JSON for every caller (``config.snapshots``), encoded once and reused for
         # TIMELINE_REUSE_SECONDS: tools and screens poll it during an outage.
-        key = "|".join(("timeline-api", request.GET.urlencode(), root, timezone.get_current_timezone_name()))
+        key = snapshots.request_key("timeline-api", request, root)
         body = snapshots.recent(key, lambda: request.accepted_renderer.render(self._body(filters, root)))
         return HttpResponse(body, content_type="application/json")
 
