@@ -254,7 +254,8 @@ CSP_HEADER = env_str(
 )
 
 # Cache: Redis when configured (shared by every web process), else this process's memory.
-# `/status/` keeps its rendered page there (dashboard.status_cache).
+# `/status/` keeps its rendered page there (dashboard.status_cache), pages their recent
+# renderings (config.snapshots) and the report its previews.
 if env_str("REDIS_URL"):
     CACHES = {
         "default": {
@@ -342,16 +343,6 @@ NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 4)  # per batch, in
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-# Shared cache (report previews): Redis when configured, so every web process reuses one
-# computation; otherwise each process keeps its own in memory.
-if REDIS_URL and "CACHES" not in globals():
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "beacon",
-        }  # fmt: skip
-    }
 BROKER_DIR = VAR_DIR / "broker"
 # A task taken by a worker that dies unacknowledged (acks late) goes back to the queue after
 # the broker's visibility timeout: Redis's default is an hour; Beacon's is the notification

@@ -278,11 +278,21 @@ def celery_queue():
     return f"beacon-test-{os.getpid()}"
 
 
-@pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker, smtp_server, celery_queue):
+@pytest.fixture(scope="session", autouse=True)
+def _tasks_reach_the_worker_only_when_asked(celery_queue):
+    """Tasks sent by a test that did not ask for the worker wait in a queue nobody reads.
+
+    The worker process outlives the test that started it: without this, a later test that
+    commits (``transactional_db``, a browser test) would have its tasks run against its
+    rows, racing the flush that ends the test.
+    """
     from config.celery import app
 
-    app.conf.task_default_queue = celery_queue
+    app.conf.task_default_queue = f"{celery_queue}-unattended"
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, smtp_server, celery_queue):
     with django_db_blocker.unblock():
         url = _database_url()
     # Only what the worker needs: the test process's own secrets and tokens stay out.
@@ -322,7 +332,12 @@ def worker(celery_worker_process, transactional_db, mailbox, settings):
     settings.SITE_URL = "http://beacon.test"
     if celery_worker_process.proc.poll() is not None:
         celery_worker_process.start()
-    return celery_worker_process
+    from config.celery import app
+
+    unattended = app.conf.task_default_queue
+    app.conf.task_default_queue = celery_worker_process.env["CELERY_QUEUE"]
+    yield celery_worker_process
+    app.conf.task_default_queue = unattended
 
 
 def work_left() -> dict[str, int]:
