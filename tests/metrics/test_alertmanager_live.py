@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from incidents.models import Incident
-from tests.conftest import IN_CI, _user, api_key, free_port, wait_until
+from tests.conftest import IN_CI, _user, api_key, free_port, wait_idle, wait_until
 
 pytestmark = pytest.mark.alerting
 
@@ -161,6 +161,10 @@ def test_an_alert_fired_in_alertmanager_opens_an_incident_that_emails_subscriber
     )
     assert resolved.resolved_at >= resolved.started_at
     assert Incident.objects.count() == 1
+    # The resolution reaches the same subscribers, once each.
+    mailbox.wait_for(4, timeout=60)
+    wait_idle()
+    assert sorted(mailbox.recipients()) == sorted(["oncall-web@example.com", "support-web@example.com"] * 2)
 
 
 def test_an_alert_ended_through_the_v2_api_resolves_the_incident(alertmanager, services):
