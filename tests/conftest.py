@@ -336,11 +336,13 @@ def worker(celery_worker_process, transactional_db, mailbox, settings):
 
     unattended = app.conf.task_default_queue
     app.conf.task_default_queue = celery_worker_process.env["CELERY_QUEUE"]
-    yield celery_worker_process
-    # The tables are emptied next: a task still running would race that (and on PostgreSQL
-    # can deadlock it), and its rows would leak into the next test.
-    wait_idle()
-    app.conf.task_default_queue = unattended
+    try:
+        yield celery_worker_process
+        # The tables are emptied next: a task still running would race that (and on
+        # PostgreSQL can deadlock it), and its rows would leak into the next test.
+        wait_idle()
+    finally:
+        app.conf.task_default_queue = unattended
 
 
 def work_left() -> dict[str, int]:
